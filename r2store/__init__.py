@@ -1,0 +1,46 @@
+"""r2store: keep uploads in Cloudflare R2 and serve them from your app.
+
+The core -- configuration, keys, URLs and object operations -- knows no web
+framework and imports no boto3 until the first request; the adapters live in
+``r2store.django``, ``r2store.wsgi`` and ``r2store.asgi``.
+"""
+
+from ._version import __version__
+from .config import R2Config, r2_enabled
+from .errors import (
+    AccessDeniedError,
+    ConfigError,
+    ConfigProblem,
+    InvalidKeyError,
+    NotModifiedError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    R2StoreError,
+    RangeNotSatisfiableError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+from .objects import ObjectReader, ObjectStat
+from .store import R2Store
+
+__all__ = [
+    "AccessDeniedError",
+    "ConfigError",
+    "ConfigProblem",
+    "InvalidKeyError",
+    "NotModifiedError",
+    "ObjectExistsError",
+    "ObjectNotFoundError",
+    "ObjectReader",
+    "ObjectStat",
+    "PreconditionFailedError",
+    "R2Config",
+    "R2Store",
+    "R2StoreError",
+    "RangeNotSatisfiableError",
+    "UpstreamError",
+    "UpstreamTimeoutError",
+    "__version__",
+    "r2_enabled",
+]

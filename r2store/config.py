@@ -1,0 +1,394 @@
+"""R2Config: what r2store needs to know, read from the environment and checked all at once.
+
+A wrong setting must never be discovered by a lost upload, so the checks here
+are strict and complete: one :class:`~r2store.errors.ConfigError` names every
+problem, by environment variable when the values came from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from .errors import ConfigError, ConfigProblem
+from .keys import check_location
+
+if TYPE_CHECKING:
+    from botocore.config import Config as BotocoreConfig
+
+__all__ = ["ENV_VARS", "JURISDICTIONS", "R2Config", "parse_bool", "r2_enabled"]
+
+MiB = 1024 * 1024
+#: Jurisdictions Cloudflare documents for R2 (``us`` was announced in 2026-08).
+JURISDICTIONS = frozenset({"eu", "fedramp", "us"})
+
+_ACCOUNT_ID = re.compile(r"[0-9a-fA-F]{32}")
+# R2: 3-63 characters of a-z, 0-9 and "-", starting and ending with a letter or digit.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+_REGION = re.compile(r"[a-z0-9-]+")
+_PROXY_PATH = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*/")
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def parse_bool(value: str) -> bool:
+    """Read a boolean setting: true/false, 1/0, yes/no, on/off, in any case.
+
+    Raises ``ValueError`` for anything else: a typo must not silently mean "off".
+    """
+    folded = value.strip().lower()
+    if folded in _TRUE:
+        return True
+    if folded in _FALSE:
+        return False
+    raise ValueError(f"expected true/false, 1/0, yes/no or on/off, got {value!r}")
+
+
+def _mask(value: str) -> str:
+    """Show enough of an access key id to tell two apart, no more."""
+    return f"'{value[:4]}…'" if value else "''"
+
+
+def _strip_or_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _base_url(value: str | None) -> str | None:
+    value = _strip_or_none(value)
+    return value.rstrip("/") if value else None
+
+
+def _lower_or_none(value: str | None) -> str | None:
+    value = _strip_or_none(value)
+    return value.lower() if value else None
+
+
+def _location(value: str) -> str:
+    return value.strip().strip("/")
+
+
+def _proxy_path(value: str) -> str:
+    # "media-proxy" and "/media-proxy" both mean "/media-proxy/".
+    return "/" + value.strip().strip("/") + "/" if value.strip("/ ") else "/"
+
+
+def _url_problem(url: str, *, allow_path: bool) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError on a malformed port
+    except ValueError:
+        return f"is not a valid URL: {url!r}"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"must be an http(s) URL with a host, like https://example.com, got {url!r}"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return f"must not carry a query, fragment or user info, got {url!r}"
+    if not allow_path and parts.path.strip("/"):
+        return f"must not contain a path, got {url!r}"
+    return None
+
+
+@attrs.frozen(kw_only=True)
+class R2Config:
+    """Everything r2store needs to reach a bucket and build URLs for its objects.
+
+    Immutable; make changed copies with ``attrs.evolve``. Construction checks
+    every field and raises one :class:`ConfigError` listing all problems.
+    Secrets are left out of ``repr``.
+    """
+
+    #: Cloudflare account id (32 hex characters); builds the endpoint.
+    account_id: str | None = attrs.field(default=None, converter=_strip_or_none)
+    #: The bucket's name.
+    bucket: str = attrs.field(converter=str.strip)
+    access_key_id: str = attrs.field(converter=str.strip, repr=_mask)
+    secret_access_key: str = attrs.field(repr=False)
+    #: Base URL objects are publicly served from (no trailing slash), or None.
+    public_url: str | None = attrs.field(default=None, converter=_base_url)
+    #: Overrides the endpoint built from ``account_id`` and ``jurisdiction``.
+    endpoint_url: str | None = attrs.field(default=None, converter=_base_url)
+    #: Signing region; R2 uses ``auto``.
+    region: str = attrs.field(default="auto", converter=str.strip)
+    #: Serve media through the app at ``proxy_path`` instead of linking to R2.
+    media_proxy: bool = True
+    #: None, or the bucket's jurisdiction (``eu``, ``fedramp``, ``us``).
+    jurisdiction: str | None = attrs.field(default=None, converter=_lower_or_none)
+    #: Prefix under which every key is stored (no surrounding slashes).
+    location: str = attrs.field(default="", converter=_location)
+    #: URL path the media proxy is mounted at, with leading and trailing slash.
+    proxy_path: str = attrs.field(default="/media-proxy/", converter=_proxy_path)
+    #: Secret for signed proxy URLs (at least 32 characters), or None.
+    proxy_signing_key: str | None = attrs.field(default=None, repr=False)
+    #: Cache-Control stored with uploads that do not set their own.
+    cache_control: str | None = attrs.field(default=None, converter=_strip_or_none)
+    #: Default lifetime of presigned URLs, in seconds (1 s to 7 days).
+    url_expires_in: int = 3600
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    #: Connections kept to R2; sized for a proxy serving many requests at once.
+    max_pool_connections: int = 32
+    #: Uploads larger than this go multipart.
+    multipart_threshold: int = 16 * MiB
+    #: Part size for multipart uploads (grown when a file would need more than 10,000 parts).
+    multipart_chunksize: int = 8 * MiB
+    #: Parts uploaded at once per multipart upload.
+    max_concurrency: int = 4
+    #: A botocore ``Config`` merged over r2store's R2-safe client defaults.
+    client_config: BotocoreConfig | None = attrs.field(default=None, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        problems = self._problems()
+        if problems:
+            raise ConfigError(problems)
+
+    @property
+    def endpoint(self) -> str:
+        """The S3 endpoint URL in use: ``endpoint_url``, else built from the account id."""
+        if self.endpoint_url:
+            return self.endpoint_url
+        zone = f".{self.jurisdiction}" if self.jurisdiction else ""
+        return f"https://{self.account_id}{zone}.r2.cloudflarestorage.com"
+
+    @property
+    def url_mode(self) -> str:
+        """Which URL :meth:`R2Store.url` builds: ``proxy``, ``public`` or ``presigned``."""
+        if self.media_proxy:
+            return "proxy"
+        return "public" if self.public_url else "presigned"
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        env_file: str | os.PathLike[str] | None = ".env",
+        **overrides: Any,
+    ) -> R2Config:
+        """Read the configuration from environment variables (see :data:`ENV_VARS`).
+
+        With *environ* None this is ``os.environ`` over the values of *env_file*
+        (read with python-dotenv when installed; the real environment wins).
+        *overrides* are field values that take precedence over the environment.
+        """
+        env, hint = _read_environ(environ, env_file)
+        values: dict[str, Any] = {}
+        problems: list[ConfigProblem] = []
+        for field, (var, parse) in ENV_VARS.items():
+            raw = env.get(var, "").strip()
+            if raw:
+                try:
+                    values[field] = parse(raw)
+                except ValueError as exc:
+                    problems.append(ConfigProblem(var, str(exc)))
+        public, problem = _public_url(env.get("R2_PUBLIC_DOMAIN", ""), env.get("R2_PUBLIC_URL", ""))
+        if problem:
+            problems.append(problem)
+        elif public:
+            values["public_url"] = public
+        for required in ("bucket", "access_key_id", "secret_access_key"):
+            values.setdefault(required, "")
+        values.update(overrides)
+        try:
+            config = cls(**values)
+        except ConfigError as exc:
+            named = {field: var for field, (var, _) in ENV_VARS.items()}
+            named["public_url"] = "R2_PUBLIC_URL"
+            parsed_badly = {p.name for p in problems}
+            problems += [
+                ConfigProblem(named.get(p.name, p.name), p.message)
+                for p in exc.problems
+                if named.get(p.name) not in parsed_badly
+            ]
+        if problems:
+            raise ConfigError(problems, hint=hint)
+        return config
+
+    def _problems(self) -> list[ConfigProblem]:
+        """Every problem with this configuration, named by field."""
+        found: list[tuple[str, str]] = []
+
+        def check(field: str, ok: bool, message: str) -> None:
+            if not ok:
+                found.append((field, message))
+
+        if self.endpoint_url:
+            check(
+                "endpoint_url",
+                (p := _url_problem(self.endpoint_url, allow_path=False)) is None,
+                f"{p}; the bucket goes in R2_BUCKET_NAME, not the endpoint",
+            )
+        if self.account_id is not None:
+            check(
+                "account_id",
+                _ACCOUNT_ID.fullmatch(self.account_id) is not None,
+                f"must be 32 hexadecimal characters (got {len(self.account_id)} characters); "
+                "copy it from the Cloudflare dashboard, R2 overview",
+            )
+        elif not self.endpoint_url:
+            found.append(("account_id", "missing: it is needed to build the R2 endpoint"))
+        check("bucket", bool(self.bucket), "missing")
+        if self.bucket:
+            check(
+                "bucket",
+                _BUCKET.fullmatch(self.bucket) is not None,
+                f"{self.bucket!r} is not a valid R2 bucket name: 3-63 characters of a-z, 0-9 "
+                "and '-', starting and ending with a letter or digit",
+            )
+        for field in ("access_key_id", "secret_access_key"):
+            value: str = getattr(self, field)
+            check(field, bool(value), "missing")
+            # Say what is wrong without ever echoing the value.
+            check(field, not value or value.isprintable() and " " not in value, "contains spaces")
+        if self.public_url:
+            problem = _url_problem(self.public_url, allow_path=True)
+            check("public_url", problem is None, str(problem))
+        check("region", _REGION.fullmatch(self.region) is not None, "must be like 'auto'")
+        if self.jurisdiction is not None:
+            check(
+                "jurisdiction",
+                self.jurisdiction in JURISDICTIONS,
+                f"must be one of {', '.join(sorted(JURISDICTIONS))}, got {self.jurisdiction!r}",
+            )
+        try:
+            check_location(self.location)
+        except ValueError as exc:
+            found.append(("location", str(exc)))
+        check(
+            "proxy_path",
+            _PROXY_PATH.fullmatch(self.proxy_path) is not None,
+            f"must be a URL path like /media-proxy/, got {self.proxy_path!r}",
+        )
+        if self.proxy_signing_key is not None:
+            check(
+                "proxy_signing_key",
+                len(self.proxy_signing_key) >= 32,
+                "must be at least 32 characters (use `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`)",
+            )
+        check(
+            "url_expires_in",
+            1 <= self.url_expires_in <= 604800,
+            "must be from 1 to 604800 seconds (7 days)",
+        )
+        check("connect_timeout", self.connect_timeout > 0, "must be a positive number")
+        check("read_timeout", self.read_timeout > 0, "must be a positive number")
+        check("max_pool_connections", self.max_pool_connections >= 1, "must be at least 1")
+        check("max_concurrency", self.max_concurrency >= 1, "must be at least 1")
+        check(
+            "multipart_chunksize",
+            5 * MiB <= self.multipart_chunksize <= 5 * 1024 * MiB,
+            "must be from 5 MiB to 5 GiB (R2's part size limits)",
+        )
+        check(
+            "multipart_threshold",
+            5 * MiB <= self.multipart_threshold <= 5 * 1024 * MiB,
+            "must be from 5 MiB to 5 GiB (R2's single upload limit)",
+        )
+        return [ConfigProblem(field, message) for field, message in found]
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"must be a whole number, got {value!r}") from None
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"must be a number, got {value!r}") from None
+
+
+def _str(value: str) -> str:
+    return value
+
+
+#: R2Config field -> (environment variable, parser). R2_PUBLIC_DOMAIN and
+#: R2_PUBLIC_URL both feed ``public_url`` and are read separately.
+ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "account_id": ("R2_ACCOUNT_ID", _str),
+    "bucket": ("R2_BUCKET_NAME", _str),
+    "access_key_id": ("R2_ACCESS_KEY_ID", _str),
+    "secret_access_key": ("R2_SECRET_ACCESS_KEY", _str),
+    "endpoint_url": ("R2_ENDPOINT_URL", _str),
+    "region": ("R2_REGION_NAME", _str),
+    "media_proxy": ("USE_R2_MEDIA_PROXY", parse_bool),
+    "jurisdiction": ("R2_JURISDICTION", _str),
+    "location": ("R2_LOCATION", _str),
+    "proxy_path": ("R2_MEDIA_PROXY_PATH", _str),
+    "proxy_signing_key": ("R2_PROXY_SIGNING_KEY", _str),
+    "cache_control": ("R2_CACHE_CONTROL", _str),
+    "url_expires_in": ("R2_URL_EXPIRES_IN", _int),
+    "connect_timeout": ("R2_CONNECT_TIMEOUT", _float),
+    "read_timeout": ("R2_READ_TIMEOUT", _float),
+    "max_pool_connections": ("R2_MAX_POOL_CONNECTIONS", _int),
+    "multipart_threshold": ("R2_MULTIPART_THRESHOLD", _int),
+    "multipart_chunksize": ("R2_MULTIPART_CHUNKSIZE", _int),
+    "max_concurrency": ("R2_MAX_CONCURRENCY", _int),
+}
+
+
+def _public_url(domain: str, url: str) -> tuple[str | None, ConfigProblem | None]:
+    """Combine R2_PUBLIC_DOMAIN (a host) and R2_PUBLIC_URL (a base URL) into one base URL."""
+    domain, url = domain.strip(), url.strip().rstrip("/")
+    from_domain = None
+    if domain:
+        host = domain.removeprefix("https://").removeprefix("http://").rstrip("/")
+        if not host or "/" in host or "?" in host or "#" in host:
+            return None, ConfigProblem(
+                "R2_PUBLIC_DOMAIN",
+                f"must be a host name like pub-xxxx.r2.dev, without a path, got {domain!r}; "
+                "use R2_PUBLIC_URL for a base URL with a path",
+            )
+        scheme = "http://" if domain.startswith("http://") else "https://"
+        from_domain = scheme + host
+    if from_domain and url and from_domain.lower() != url.lower():
+        return None, ConfigProblem(
+            "R2_PUBLIC_DOMAIN / R2_PUBLIC_URL",
+            f"disagree ({from_domain!r} vs {url!r}); set only one of them",
+        )
+    return (url or from_domain), None
+
+
+def _read_environ(
+    environ: Mapping[str, str] | None, env_file: str | os.PathLike[str] | None
+) -> tuple[Mapping[str, str], str | None]:
+    """The variables to read, and a hint for error messages when a .env file was not read."""
+    if environ is not None:
+        return environ, None
+    if env_file is None or not Path(env_file).is_file():
+        return os.environ, None
+    try:
+        from dotenv import dotenv_values
+    except ImportError:
+        return os.environ, (
+            f"note: {os.fspath(env_file)!r} was not read because python-dotenv is not "
+            "installed (pip install 'r2store[dotenv]')"
+        )
+    from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    return {**from_file, **os.environ}, None
+
+
+def r2_enabled(
+    environ: Mapping[str, str] | None = None, *, env_file: str | os.PathLike[str] | None = ".env"
+) -> bool:
+    """Whether ``USE_R2`` turns R2 on. Unset (or empty) is False; a value that is not a
+    boolean is a :class:`ConfigError`, never a silent "no"."""
+    env, hint = _read_environ(environ, env_file)
+    raw = env.get("USE_R2", "").strip()
+    if not raw:
+        return False
+    try:
+        return parse_bool(raw)
+    except ValueError as exc:
+        raise ConfigError([ConfigProblem("USE_R2", str(exc))], hint=hint) from None

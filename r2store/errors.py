@@ -1,0 +1,163 @@
+"""The exception hierarchy, and the one place where botocore's errors become ours.
+
+Every error r2store raises is an :class:`R2StoreError`. Each specific error
+also subclasses the builtin a caller would naturally catch, so code written
+against files (``except FileNotFoundError``) keeps working.
+
+Messages name the key and what went wrong. They never contain credentials,
+and nothing here formats a botocore exception's text into our own message:
+the original stays available as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "AccessDeniedError",
+    "ConfigError",
+    "ConfigProblem",
+    "InvalidKeyError",
+    "NotModifiedError",
+    "ObjectExistsError",
+    "ObjectNotFoundError",
+    "PreconditionFailedError",
+    "R2StoreError",
+    "RangeNotSatisfiableError",
+    "UpstreamError",
+    "UpstreamTimeoutError",
+    "map_error",
+]
+
+
+class R2StoreError(Exception):
+    """Base class of every error r2store raises."""
+
+
+@attrs.frozen
+class ConfigProblem:
+    """One thing wrong with the configuration: the setting's name and what is wrong."""
+
+    name: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.message}"
+
+
+class ConfigError(R2StoreError, ValueError):
+    """The configuration is missing or invalid.
+
+    ``problems`` lists every problem found, not just the first, each naming
+    the setting (the environment variable when the configuration came from
+    the environment, else the ``R2Config`` field).
+    """
+
+    def __init__(self, problems: Iterable[ConfigProblem], *, hint: str | None = None) -> None:
+        self.problems = tuple(problems)
+        lines = [f"invalid r2store configuration ({len(self.problems)} problem(s)):"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        if hint:
+            lines.append(hint)
+        super().__init__("\n".join(lines))
+
+
+class InvalidKeyError(R2StoreError, ValueError):
+    """An object key is empty, absolute, has ``.``/``..``/empty segments,
+    backslashes or control characters, or is longer than R2 allows."""
+
+
+class ObjectNotFoundError(R2StoreError, FileNotFoundError):
+    """No object exists under the key."""
+
+
+class ObjectExistsError(R2StoreError, FileExistsError):
+    """An object already exists under the key and overwriting was not allowed."""
+
+
+class AccessDeniedError(R2StoreError, PermissionError):
+    """R2 refused the credentials or the operation (401/403)."""
+
+
+class PreconditionFailedError(R2StoreError):
+    """A conditional request's precondition (If-Match, If-Unmodified-Since) failed (412)."""
+
+
+class NotModifiedError(R2StoreError):
+    """A conditional read found the object unchanged (304)."""
+
+
+class RangeNotSatisfiableError(R2StoreError):
+    """A requested byte range lies outside the object (416)."""
+
+
+class UpstreamError(R2StoreError, OSError):
+    """R2 could not be reached or failed (5xx, 429 after retries, broken connection)."""
+
+
+class UpstreamTimeoutError(UpstreamError, TimeoutError):
+    """R2 did not answer in time."""
+
+
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404", "NoSuchBucket"})
+_DENIED_CODES = frozenset(
+    {"AccessDenied", "403", "401", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+)
+_PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
+# R2 answers concurrent conditional writes to one key with 409.
+_CONFLICT_CODES = frozenset({"ConditionalRequestConflict", "409"})
+
+
+def map_error(exc: BaseException, *, key: str | None = None, creating: bool = False) -> Exception:
+    """Translate an exception from botocore or urllib3 into an :class:`R2StoreError`.
+
+    Returns the exception to raise (the caller writes ``raise map_error(e) from e``),
+    and returns *exc* unchanged when it is not an error from the S3 client.
+    *creating* marks a write with ``If-None-Match: *``, where a failed
+    precondition means the key already exists.
+    """
+    if isinstance(exc, R2StoreError):
+        return exc
+    about = f" for key {key!r}" if key is not None else ""
+    response: Any = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error") or {}
+        code = str(error.get("Code", ""))
+        status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if creating and (code in _PRECONDITION_CODES or code in _CONFLICT_CODES):
+            return ObjectExistsError(f"an object already exists{about}")
+        if code in _NOT_FOUND_CODES or status == 404:
+            if code == "NoSuchBucket":
+                return ObjectNotFoundError(f"the configured bucket does not exist{about}")
+            return ObjectNotFoundError(f"no object{about}")
+        if code in _DENIED_CODES or status in (401, 403):
+            return AccessDeniedError(f"R2 denied access{about} ({code or status})")
+        if code in _PRECONDITION_CODES or status == 412:
+            return PreconditionFailedError(f"precondition failed{about}")
+        if code == "304" or status == 304:
+            return NotModifiedError(f"not modified{about}")
+        if code == "InvalidRange" or status == 416:
+            return RangeNotSatisfiableError(f"range not satisfiable{about}")
+        return UpstreamError(f"R2 request failed{about}: {code or 'HTTP'} {status or ''}".rstrip())
+    name = type(exc).__name__
+    if name == "ParamValidationError":
+        # A request botocore refused to send: a bug or a value we failed to check.
+        return R2StoreError(f"invalid request parameters{about}")
+    if "Timeout" in name:
+        return UpstreamTimeoutError(f"R2 did not answer in time{about} ({name})")
+    if _is_transport_error(exc):
+        return UpstreamError(f"could not talk to R2{about} ({name})")
+    return exc
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    """True for botocore's and urllib3's connection and streaming errors.
+
+    Matched by module rather than imported, so that this module stays cheap
+    to import and knows nothing of the client library's class tree.
+    """
+    module = type(exc).__module__ or ""
+    return module.startswith(("botocore", "urllib3")) or isinstance(exc, ConnectionError)

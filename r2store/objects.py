@@ -1,0 +1,117 @@
+"""What the store hands back: object metadata and a streaming reader."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from .errors import map_error
+
+__all__ = ["ObjectReader", "ObjectStat"]
+
+#: Chunk size for streaming reads: large enough that per-chunk overhead
+#: (a thread hop under ASGI, a syscall) does not dominate.
+DEFAULT_CHUNK_SIZE = 1024 * 1024
+
+
+@attrs.frozen(kw_only=True)
+class ObjectStat:
+    """An object's metadata, from a HEAD, a GET or a listing.
+
+    ``key`` is relative to the store's ``location``. ``etag`` keeps its
+    quotes, as HTTP sends it. Listings know no ``content_type`` (it is None).
+    """
+
+    key: str
+    size: int
+    etag: str | None = None
+    last_modified: datetime | None = None
+    content_type: str | None = None
+    cache_control: str | None = None
+    content_disposition: str | None = None
+    content_encoding: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
+
+    @classmethod
+    def from_response(cls, key: str, response: Mapping[str, Any]) -> ObjectStat:
+        """Build from a HeadObject or GetObject response."""
+        return cls(
+            key=key,
+            size=int(response.get("ContentLength", 0)),
+            etag=response.get("ETag"),
+            last_modified=response.get("LastModified"),
+            content_type=response.get("ContentType"),
+            cache_control=response.get("CacheControl"),
+            content_disposition=response.get("ContentDisposition"),
+            content_encoding=response.get("ContentEncoding"),
+            metadata=response.get("Metadata") or {},
+        )
+
+
+class ObjectReader(io.RawIOBase):
+    """A readable binary file over one GetObject response, read as the caller reads.
+
+    Nothing is downloaded ahead: bytes come off the connection when asked for.
+    Close it (or use ``with``) to release the connection; errors while
+    reading become :class:`~r2store.errors.R2StoreError`\\ s.
+    """
+
+    def __init__(self, key: str, response: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._body = response["Body"]
+        self._key = key
+        #: The metadata that came with the response (``size`` is the length of
+        #: this response's body, which for a range is the range's length).
+        self.stat = ObjectStat.from_response(key, response)
+        #: For a ranged read, the ``Content-Range`` R2 answered with.
+        self.content_range: str | None = response.get("ContentRange")
+
+    @property
+    def name(self) -> str:
+        """The object's key, as files have a name."""
+        return self._key
+
+    @property
+    def size(self) -> int:
+        """Bytes in this response's body."""
+        return self.stat.size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Read up to *size* bytes (all that is left when negative or None)."""
+        self._checkClosed()
+        try:
+            data: bytes = self._body.read(None if size is None or size < 0 else size)
+        except Exception as exc:
+            raise map_error(exc, key=self._key) from exc
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def iter_chunks(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+        """Yield the body in chunks of up to *chunk_size* bytes."""
+        while chunk := self.read(chunk_size):
+            yield chunk
+
+    def close(self) -> None:
+        """Release the connection; unread bytes are dropped, not downloaded."""
+        if not self.closed:
+            try:
+                self._body.close()
+            finally:
+                super().close()
+
+    def __repr__(self) -> str:
+        return f"<ObjectReader key={self._key!r} size={self.stat.size}>"
