@@ -194,12 +194,17 @@ class R2Store:
             return False
         return True
 
-    def list(self, prefix: str = "") -> Iterator[ObjectStat]:
-        """Every object whose key starts with *prefix*, page after page, in key order."""
+    def list(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[ObjectStat]:
+        """Every object whose key starts with *prefix*, in key order.
+
+        Pages of up to *page_size* keys (R2's maximum is 1,000) are fetched as
+        the iteration reaches them.
+        """
         location = self.config.location
         params: dict[str, Any] = {
             "Bucket": self.config.bucket,
             "Prefix": object_prefix(prefix, location),
+            "MaxKeys": page_size,
         }
         while True:
             try:
