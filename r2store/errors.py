@@ -111,7 +111,7 @@ _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
 _CONFLICT_CODES = frozenset({"ConditionalRequestConflict", "409"})
 
 
-def map_error(exc: BaseException, *, key: str | None = None, creating: bool = False) -> Exception:
+def map_error(exc: Exception, *, key: str | None = None, creating: bool = False) -> Exception:
     """Translate an exception from botocore or urllib3 into an :class:`R2StoreError`.
 
     Returns the exception to raise (the caller writes ``raise map_error(e) from e``),

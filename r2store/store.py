@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import io
 import logging
 import math
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import urls
 from ._version import __version__
@@ -27,8 +28,15 @@ __all__ = ["Content", "R2Store"]
 
 logger = logging.getLogger("r2store")
 
+
+class BinaryReadable(Protocol):
+    """A binary stream: anything with ``read(size) -> bytes``."""
+
+    def read(self, size: int = ..., /) -> bytes | None: ...
+
+
 #: What :meth:`R2Store.save` accepts: bytes, or a binary file object read from its current position.
-Content = Union[bytes, bytearray, memoryview, IO[bytes]]
+Content = bytes | bytearray | memoryview | BinaryReadable
 
 _MAX_PARTS = 10_000
 _DELETE_BATCH = 1000
@@ -144,7 +152,7 @@ class R2Store:
         self,
         key: str,
         *,
-        range: str | None = None,  # noqa: A002 -- the HTTP header's name
+        range: str | None = None,
         if_match: str | None = None,
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
@@ -222,13 +230,13 @@ class R2Store:
                 return
             params["ContinuationToken"] = page["NextContinuationToken"]
 
-    def listdir(self, prefix: str = "") -> tuple[list[str], list[str]]:
+    def listdir(self, prefix: str = "") -> tuple[builtins.list[str], builtins.list[str]]:
         """The "directories" and file names directly under *prefix*, as ``os.listdir`` would."""
         location = self.config.location
         base = object_prefix(prefix.rstrip("/") + "/" if prefix.strip("/") else "", location)
         params: dict[str, Any] = {"Bucket": self.config.bucket, "Prefix": base, "Delimiter": "/"}
-        dirs: list[str] = []
-        files: list[str] = []
+        dirs: builtins.list[str] = []
+        files: builtins.list[str] = []
         while True:
             try:
                 page = self.client.list_objects_v2(**params)
@@ -297,7 +305,7 @@ class R2Store:
             if len(head) <= threshold:
                 self._put(key, full_key, head, extra, overwrite)
                 return key
-            stream: IO[bytes] = _Chain(head, content)
+            stream: BinaryReadable = _Chain(head, content)
         else:
             stream = content
         self._upload_parts(key, full_key, stream, size, extra, overwrite)
@@ -318,7 +326,7 @@ class R2Store:
         self,
         key: str,
         full_key: str,
-        stream: IO[bytes],
+        stream: BinaryReadable,
         size: int | None,
         extra: dict[str, Any],
         overwrite: bool,
@@ -352,7 +360,7 @@ class R2Store:
             )
             return {"PartNumber": number, "ETag": response["ETag"]}
 
-        parts: list[Future[dict[str, Any]]] = []
+        parts: builtins.list[Future[dict[str, Any]]] = []
         try:
             with ThreadPoolExecutor(config.max_concurrency, "r2store-upload") as pool:
                 number = 0
@@ -483,12 +491,16 @@ def _remaining_size(stream: Any) -> int | None:
     return int(end) - int(position)
 
 
-def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+def _read_exactly(stream: BinaryReadable, size: int) -> bytes:
     """Read *size* bytes, or fewer only at the end of the stream (reads may come up short)."""
     chunks = []
     remaining = size
     while remaining > 0:
         chunk = stream.read(remaining)
+        if chunk is None:
+            # A non-blocking stream with nothing to read yet: taking that as the
+            # end would store a truncated object.
+            raise TypeError("content must be a blocking stream; read() returned None")
         if not chunk:
             break
         if not isinstance(chunk, bytes):
@@ -501,7 +513,7 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes:
 class _Chain(io.RawIOBase):
     """Bytes already read, followed by the rest of a stream."""
 
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+    def __init__(self, head: bytes, rest: BinaryReadable) -> None:
         super().__init__()
         self._head = memoryview(head)
         self._rest = rest
@@ -509,7 +521,7 @@ class _Chain(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int | None = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes | None:
         if self._head:
             n = len(self._head) if size is None or size < 0 else size
             data, self._head = bytes(self._head[:n]), self._head[n:]

@@ -110,7 +110,9 @@ def test_save_refuses_text_files(store: R2Store) -> None:
     assert not store.exists("t.txt")
 
 
-def test_save_without_overwrite_is_one_conditional_put(store: R2Store, requests: RequestLog) -> None:
+def test_save_without_overwrite_is_one_conditional_put(
+    store: R2Store, requests: RequestLog
+) -> None:
     """A no-overwrite save is a single PutObject with If-None-Match: *."""
     store.save("one.txt", b"1")
     assert requests.operations == ["PutObject"]
@@ -213,7 +215,7 @@ def test_open_a_range(store: R2Store) -> None:
 
 def test_missing_objects_raise_not_found(store: R2Store) -> None:
     """Reading or stat-ing a missing key raises ObjectNotFoundError, a FileNotFoundError."""
-    with pytest.raises(ObjectNotFoundError, match="nope.txt"):
+    with pytest.raises(ObjectNotFoundError, match=r"nope\.txt"):
         store.open("nope.txt")
     with pytest.raises(FileNotFoundError):
         store.stat("nope.txt")
@@ -485,3 +487,50 @@ def test_unreachable_endpoint_is_an_upstream_error(config: R2Config) -> None:
     assert isinstance(info.value, OSError)
     assert isinstance(info.value, R2StoreError)
     store.client.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "operation", "extra", "params"),
+    [
+        ("GET", "get_object", {}, {}),
+        ("HEAD", "head_object", {}, {}),
+        ("DELETE", "delete_object", {}, {}),
+        ("PUT", "put_object", {"content_type": "image/png"}, {"ContentType": "image/png"}),
+        (
+            "GET",
+            "get_object",
+            {"content_disposition": "attachment"},
+            {"ResponseContentDisposition": "attachment"},
+        ),
+    ],
+)
+def test_presigned_url_is_byte_identical_to_botocore(
+    config: R2Config,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    operation: str,
+    extra: dict[str, str],
+    params: dict[str, str],
+) -> None:
+    """For one clock, the store's presigned URLs equal botocore's own, location included."""
+    import datetime
+
+    import botocore.auth
+
+    import r2store._presign
+
+    moment = datetime.datetime(2026, 11, 25, 12, 34, 56)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: moment)
+    epoch = moment.replace(tzinfo=datetime.timezone.utc).timestamp()
+    monkeypatch.setattr(r2store._presign.time, "time", lambda: epoch)
+    store = R2Store(attrs.evolve(config, location="media"))
+    key = "img/a b+c~ü.png"
+    ours = store.presigned_url(key, expires_in=900, method=method, **extra)
+    theirs = store.client.generate_presigned_url(
+        operation,
+        Params={"Bucket": config.bucket, "Key": f"media/{key}", **params},
+        ExpiresIn=900,
+        HttpMethod=method,
+    )
+    store.client.close()
+    assert ours == theirs
