@@ -514,15 +514,15 @@ def test_presigned_url_is_byte_identical_to_botocore(
 ) -> None:
     """For one clock, the store's presigned URLs equal botocore's own, location included."""
     import datetime
+    import time
 
     import botocore.auth
-
-    import r2store._presign
 
     moment = datetime.datetime(2026, 11, 25, 12, 34, 56)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: moment)
     epoch = moment.replace(tzinfo=datetime.timezone.utc).timestamp()
-    monkeypatch.setattr(r2store._presign.time, "time", lambda: epoch)
+    # The signer reads time.time(); the patch is process-wide but undone after the test.
+    monkeypatch.setattr(time, "time", lambda: epoch)
     store = R2Store(attrs.evolve(config, location="media"))
     key = "img/a b+c~ü.png"
     ours = store.presigned_url(key, expires_in=900, method=method, **extra)
