@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+# Real R2 settings are kept aside for the `live` tests only (see test_live.py).
+LIVE_ENV = {k: v for k, v in os.environ.items() if k.startswith(("R2_", "USE_R2"))}
+LIVE = os.environ.get("R2STORE_LIVE_TEST") == "1"
+
 # The machine's own AWS settings must not leak into the tests (a profile's
 # region or endpoint, say). Set before botocore is imported anywhere.
 os.environ["AWS_CONFIG_FILE"] = str(Path(__file__).parent / "no-such-aws-config")
@@ -33,6 +37,14 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip `live` tests unless R2STORE_LIVE_TEST=1."""
+    skip = pytest.mark.skip(reason="needs R2STORE_LIVE_TEST=1 and real R2_* variables")
+    for item in items:
+        if "live" in item.keywords and not LIVE:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
