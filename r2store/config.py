@@ -55,6 +55,11 @@ def _mask(value: str) -> str:
     return f"'{value[:4]}…'" if value else "''"
 
 
+def _strip(value: str) -> str:
+    # A named function: mypy's attrs plugin does not understand converter=str.strip.
+    return value.strip()
+
+
 def _strip_or_none(value: str | None) -> str | None:
     if value is None:
         return None
@@ -87,12 +92,21 @@ def _url_problem(url: str, *, allow_path: bool) -> str | None:
         parts.port  # noqa: B018 -- raises ValueError on a malformed port
     except ValueError:
         return f"is not a valid URL: {url!r}"
+    # urlsplit() silently drops tabs and newlines, so check the text itself.
+    if not url.isprintable() or any(ch.isspace() for ch in url):
+        return f"must not contain spaces or control characters, got {url!r}"
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return f"must be an http(s) URL with a host, like https://example.com, got {url!r}"
-    if parts.query or parts.fragment or parts.username or parts.password:
-        return f"must not carry a query, fragment or user info, got {url!r}"
+    if parts.username or parts.password:
+        # Not echoed: the user info may be a password.
+        return "must not carry user info (user:password@); credentials go in R2_* variables"
+    if parts.query or parts.fragment:
+        return f"must not carry a query or fragment, got {url!r}"
     if not allow_path and parts.path.strip("/"):
-        return f"must not contain a path, got {url!r}"
+        return (
+            f"must not contain a path, got {url!r}; the bucket goes in R2_BUCKET_NAME, "
+            "not the endpoint"
+        )
     return None
 
 
@@ -108,15 +122,15 @@ class R2Config:
     #: Cloudflare account id (32 hex characters); builds the endpoint.
     account_id: str | None = attrs.field(default=None, converter=_strip_or_none)
     #: The bucket's name.
-    bucket: str = attrs.field(converter=str.strip)
-    access_key_id: str = attrs.field(converter=str.strip, repr=_mask)
+    bucket: str = attrs.field(converter=_strip)
+    access_key_id: str = attrs.field(converter=_strip, repr=_mask)
     secret_access_key: str = attrs.field(repr=False)
     #: Base URL objects are publicly served from (no trailing slash), or None.
     public_url: str | None = attrs.field(default=None, converter=_base_url)
     #: Overrides the endpoint built from ``account_id`` and ``jurisdiction``.
     endpoint_url: str | None = attrs.field(default=None, converter=_base_url)
     #: Signing region; R2 uses ``auto``.
-    region: str = attrs.field(default="auto", converter=str.strip)
+    region: str = attrs.field(default="auto", converter=_strip)
     #: Serve media through the app at ``proxy_path`` instead of linking to R2.
     media_proxy: bool = True
     #: None, or the bucket's jurisdiction (``eu``, ``fedramp``, ``us``).
@@ -200,7 +214,10 @@ class R2Config:
             config = cls(**values)
         except ConfigError as exc:
             named = {field: var for field, (var, _) in ENV_VARS.items()}
-            named["public_url"] = "R2_PUBLIC_URL"
+            # public_url came from whichever of the two variables was set.
+            named["public_url"] = (
+                "R2_PUBLIC_URL" if env.get("R2_PUBLIC_URL", "").strip() else "R2_PUBLIC_DOMAIN"
+            )
             parsed_badly = {p.name for p in problems}
             problems += [
                 ConfigProblem(named.get(p.name, p.name), p.message)
@@ -220,11 +237,8 @@ class R2Config:
                 found.append((field, message))
 
         if self.endpoint_url:
-            check(
-                "endpoint_url",
-                (p := _url_problem(self.endpoint_url, allow_path=False)) is None,
-                f"{p}; the bucket goes in R2_BUCKET_NAME, not the endpoint",
-            )
+            problem = _url_problem(self.endpoint_url, allow_path=False)
+            check("endpoint_url", problem is None, str(problem))
         if self.account_id is not None:
             check(
                 "account_id",
@@ -246,7 +260,7 @@ class R2Config:
             value: str = getattr(self, field)
             check(field, bool(value), "missing")
             # Say what is wrong without ever echoing the value.
-            check(field, not value or value.isprintable() and " " not in value, "contains spaces")
+            check(field, not value or (value.isprintable() and " " not in value), "contains spaces")
         if self.public_url:
             problem = _url_problem(self.public_url, allow_path=True)
             check("public_url", problem is None, str(problem))
@@ -273,25 +287,37 @@ class R2Config:
                 "must be at least 32 characters (use `python -c 'import secrets; "
                 "print(secrets.token_urlsafe(32))'`)",
             )
-        check(
-            "url_expires_in",
-            1 <= self.url_expires_in <= 604800,
-            "must be from 1 to 604800 seconds (7 days)",
-        )
-        check("connect_timeout", self.connect_timeout > 0, "must be a positive number")
-        check("read_timeout", self.read_timeout > 0, "must be a positive number")
-        check("max_pool_connections", self.max_pool_connections >= 1, "must be at least 1")
-        check("max_concurrency", self.max_concurrency >= 1, "must be at least 1")
-        check(
-            "multipart_chunksize",
-            5 * MiB <= self.multipart_chunksize <= 5 * 1024 * MiB,
-            "must be from 5 MiB to 5 GiB (R2's part size limits)",
-        )
-        check(
-            "multipart_threshold",
-            5 * MiB <= self.multipart_threshold <= 5 * 1024 * MiB,
-            "must be from 5 MiB to 5 GiB (R2's single upload limit)",
-        )
+        # Direct construction bypasses the parsers: a str "false" would be truthy.
+        check("media_proxy", type(self.media_proxy) is bool, "must be True or False")
+        # An infinite timeout passes "> 0" but overflows the socket layer on first use.
+        for field in ("connect_timeout", "read_timeout"):
+            seconds: float = getattr(self, field)
+            check(
+                field,
+                type(seconds) in (int, float) and 0 < seconds <= 3600,
+                "must be a positive number of seconds, at most 3600",
+            )
+        limits = {
+            "url_expires_in": (1, 604800, "must be from 1 to 604800 seconds (7 days)"),
+            "max_pool_connections": (1, 10_000, "must be at least 1"),
+            "max_concurrency": (1, 1_000, "must be at least 1 (and at most 1000)"),
+            "multipart_chunksize": (
+                5 * MiB,
+                5 * 1024 * MiB,
+                "must be from 5 MiB to 5 GiB (R2's part size limits)",
+            ),
+            "multipart_threshold": (
+                5 * MiB,
+                5 * 1024 * MiB,
+                "must be from 5 MiB to 5 GiB (R2's single upload limit)",
+            ),
+        }
+        for field, (low, high, message) in limits.items():
+            number = getattr(self, field)
+            if type(number) is not int:
+                found.append((field, "must be a whole number"))
+            else:
+                check(field, low <= number <= high, message)
         return [ConfigProblem(field, message) for field, message in found]
 
 
