@@ -12,6 +12,7 @@ the original stays available as ``__cause__``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -87,7 +88,23 @@ class PreconditionFailedError(R2StoreError):
 
 
 class NotModifiedError(R2StoreError):
-    """A conditional read found the object unchanged (304)."""
+    """A conditional read found the object unchanged (304).
+
+    Carries the validators and caching header R2 sent, for the 304 answer.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        etag: str | None = None,
+        last_modified: datetime | None = None,
+        cache_control: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.etag = etag
+        self.last_modified = last_modified
+        self.cache_control = cache_control
 
 
 class RangeNotSatisfiableError(R2StoreError):
@@ -138,7 +155,16 @@ def map_error(exc: Exception, *, key: str | None = None, creating: bool = False)
         if code in _PRECONDITION_CODES or status == 412:
             return PreconditionFailedError(f"precondition failed{about}")
         if code == "304" or status == 304:
-            return NotModifiedError(f"not modified{about}")
+            from ._http import parse_http_date
+
+            sent = response.get("ResponseMetadata", {}).get("HTTPHeaders") or {}
+            modified = sent.get("last-modified")
+            return NotModifiedError(
+                f"not modified{about}",
+                etag=sent.get("etag"),
+                last_modified=parse_http_date(modified) if modified else None,
+                cache_control=sent.get("cache-control"),
+            )
         if code == "InvalidRange" or status == 416:
             return RangeNotSatisfiableError(f"range not satisfiable{about}")
         return UpstreamError(f"R2 request failed{about}: {code or 'HTTP'} {status or ''}".rstrip())

@@ -6,7 +6,6 @@ import builtins
 import io
 import logging
 import math
-import mimetypes
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -118,9 +117,10 @@ class R2Store:
         """The object's URL under the configured public domain or URL (no network)."""
         return urls.public_url(self.config, key)
 
-    def proxy_url(self, key: str) -> str:
-        """The object's URL on the app's media proxy (no network)."""
-        return urls.proxy_url(self.config, key)
+    def proxy_url(self, key: str, *, expires_in: int | None = None) -> str:
+        """The object's URL on the app's media proxy (no network); signed, with an
+        expiry, when ``proxy_signing_key`` is set."""
+        return urls.proxy_url(self.config, key, expires_in=expires_in)
 
     def presigned_url(
         self,
@@ -273,9 +273,12 @@ class R2Store:
         multipart upload is aborted, so a partial object never appears.
         """
         full_key = self._key(key)
-        extra: dict[str, Any] = {
-            "ContentType": content_type or _guess_type(key),
-        }
+        if content_type is None:
+            # Imported here: the HTTP module is not needed to import r2store.
+            from ._http import guess_type
+
+            content_type = guess_type(key)
+        extra: dict[str, Any] = {"ContentType": content_type}
         for name, value in (
             ("CacheControl", cache_control or self.config.cache_control),
             ("ContentDisposition", content_disposition),
@@ -470,10 +473,6 @@ def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:
     except Exception:
         # R2 also expires incomplete uploads after 7 days; say so rather than mask the cause.
         logger.warning("could not abort multipart upload of %r; R2 will expire it", key)
-
-
-def _guess_type(key: str) -> str:
-    return mimetypes.guess_type(key.rsplit("/", 1)[-1])[0] or "application/octet-stream"
 
 
 def _remaining_size(stream: Any) -> int | None:

@@ -1,0 +1,242 @@
+"""The media proxy's HTTP logic, once, for every adapter.
+
+:meth:`MediaProxy.handle` takes what any server can give -- method, the
+already-decoded key path, lower-case headers, the query string -- and returns
+a :class:`ProxyResponse`: status, headers and, for a body, an open
+:class:`~r2store.objects.ObjectReader` to stream. The WSGI, ASGI and Django
+adapters only translate to and from this.
+
+One GetObject per GET: the Range and the conditions travel with it, and R2's
+answer is checked again here so that what the client receives never depends
+on how faithfully the upstream implemented RFC 9110.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import attrs
+
+from . import _http, urls
+from .errors import (
+    AccessDeniedError,
+    InvalidKeyError,
+    NotModifiedError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    R2StoreError,
+    RangeNotSatisfiableError,
+    UpstreamTimeoutError,
+)
+from .keys import object_key
+from .objects import DEFAULT_CHUNK_SIZE, ObjectReader, ObjectStat
+
+if TYPE_CHECKING:
+    from .store import R2Store
+
+__all__ = ["Authorize", "MediaProxy", "ProxyResponse"]
+
+logger = logging.getLogger("r2store.proxy")
+
+#: ``authorize(request, key) -> bool``: *request* is whatever the adapter
+#: serves (a WSGI environ, an ASGI scope, a Django HttpRequest); *key* is
+#: relative to ``location``. False answers 403.
+Authorize = Callable[[Any, str], bool]
+
+_ALLOW = "GET, HEAD"
+# Script types are never served under their own type: Content-Disposition
+# does not stop <script src> from running a same-origin file.
+_SCRIPT_MARKERS = ("javascript", "ecmascript")
+
+
+def _lower_types(types: Iterable[str]) -> frozenset[str]:
+    return frozenset(t.lower() for t in types)
+
+
+@attrs.define
+class ProxyResponse:
+    """What to send: status, headers, and an open body to stream (then close) or bytes."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: ObjectReader | bytes = b""
+
+    def close(self) -> None:
+        """Release the upstream connection, if there is one."""
+        if isinstance(self.body, ObjectReader):
+            self.body.close()
+
+
+@attrs.define(kw_only=True)
+class MediaProxy:
+    """Serves a store's objects over HTTP, correctly and safely.
+
+    :param store: the store to serve from.
+    :param cache_control: ``Cache-Control`` for objects stored without one.
+    :param allow_types: media types served inline even though a browser could
+        run script in them (``image/svg+xml``, say); by default such files are
+        sent as downloads.
+    :param authorize: a hook that may refuse a request (403), e.g. to require
+        login for some prefixes.
+    :param chunk_size: bytes per read from R2 and per write to the client.
+    """
+
+    store: R2Store
+    cache_control: str = "public, max-age=3600"
+    allow_types: frozenset[str] = attrs.field(default=frozenset(), converter=_lower_types)
+    authorize: Authorize | None = None
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+    def handle(
+        self,
+        method: str,
+        key: str,
+        headers: Mapping[str, str],
+        query: str = "",
+        request: Any = None,
+    ) -> ProxyResponse:
+        """Answer one request for *key* (the path below the proxy's prefix, decoded once)."""
+        if method not in ("GET", "HEAD"):
+            return _plain(405, "Method Not Allowed", [("Allow", _ALLOW)])
+        config = self.store.config
+        try:
+            object_key(key, config.location)
+        except InvalidKeyError:
+            return _plain(404, "Not Found")
+        if config.proxy_signing_key is not None:
+            params = parse_qs(query)
+            expires = params.get("expires", [None])[-1]
+            signature = params.get("signature", [None])[-1]
+            if not urls.proxy_signature_valid(config, key, expires, signature):
+                return _plain(403, "Forbidden")
+        if self.authorize is not None and not self.authorize(request, key):
+            return _plain(403, "Forbidden")
+        try:
+            if method == "HEAD":
+                return self._head(key, headers)
+            return self._get(key, headers)
+        except ObjectNotFoundError:
+            return _plain(404, "Not Found")
+        except PreconditionFailedError:
+            return _plain(412, "Precondition Failed")
+        except UpstreamTimeoutError:
+            logger.warning("media proxy: R2 timed out serving %r", key, exc_info=True)
+            return _plain(504, "Gateway Timeout")
+        except (AccessDeniedError, R2StoreError):
+            logger.error("media proxy: R2 failed serving %r", key, exc_info=True)
+            return _plain(502, "Bad Gateway")
+
+    def _head(self, key: str, headers: Mapping[str, str]) -> ProxyResponse:
+        stat = self.store.stat(key)
+        status = _http.evaluate_preconditions("HEAD", headers, stat.etag, stat.last_modified)
+        if status != 200:
+            return self._conditional(status, stat)
+        return ProxyResponse(200, self._headers(stat, key, stat.size))
+
+    def _get(self, key: str, headers: Mapping[str, str]) -> ProxyResponse:
+        byte_range = _http.parse_range(headers.get("range"))
+        if_range = headers.get("if-range")
+        try:
+            reader = self.store.open(
+                key,
+                range=byte_range.header() if byte_range else None,
+                if_match=headers.get("if-match") or None,
+                if_none_match=headers.get("if-none-match") or None,
+                if_modified_since=_date(headers, "if-modified-since"),
+                if_unmodified_since=_date(headers, "if-unmodified-since"),
+            )
+        except NotModifiedError as exc:
+            validators = ObjectStat(
+                key=key,
+                size=0,
+                etag=exc.etag,
+                last_modified=exc.last_modified,
+                cache_control=exc.cache_control,
+            )
+            return self._conditional(304, validators)
+        except RangeNotSatisfiableError:
+            size = self.store.stat(key).size
+            return _plain(416, "Range Not Satisfiable", [("Content-Range", f"bytes */{size}")])
+        stat = reader.stat
+        status = _http.evaluate_preconditions("GET", headers, stat.etag, stat.last_modified)
+        if status != 200:
+            reader.close()
+            return self._conditional(status, stat)
+        content_range = reader.content_range
+        if content_range is None:
+            return ProxyResponse(200, self._headers(stat, key, stat.size), reader)
+        if not _http.if_range_matches(if_range, stat.etag, stat.last_modified):
+            # The client's copy is stale: it gets the whole object (a second request).
+            reader.close()
+            reader = self.store.open(key)
+            return ProxyResponse(200, self._headers(reader.stat, key, reader.stat.size), reader)
+        headers_out = self._headers(stat, key, stat.size)
+        headers_out.append(("Content-Range", content_range))
+        return ProxyResponse(206, headers_out, reader)
+
+    def _headers(self, stat: ObjectStat, key: str, length: int) -> list[tuple[str, str]]:
+        content_type = stat.content_type or _http.guess_type(key)
+        disposition = stat.content_disposition
+        if _http.is_scriptable(content_type) and content_type.split(";")[0].strip().lower() not in (
+            self.allow_types
+        ):
+            disposition = _http.content_disposition(key.rsplit("/", 1)[-1], attachment=True)
+            if any(marker in content_type.lower() for marker in _SCRIPT_MARKERS):
+                content_type = "application/octet-stream"
+        headers = [
+            ("Content-Type", content_type),
+            ("Content-Length", str(length)),
+            ("Accept-Ranges", "bytes"),
+            ("Cache-Control", stat.cache_control or self.cache_control),
+            *_http.SECURITY_HEADERS,
+        ]
+        if stat.etag:
+            headers.append(("ETag", stat.etag))
+        if stat.last_modified is not None:
+            headers.append(("Last-Modified", _http.format_http_date(stat.last_modified)))
+        if disposition:
+            headers.append(("Content-Disposition", _header_safe(disposition)))
+        if stat.content_encoding:
+            headers.append(("Content-Encoding", stat.content_encoding))
+        return headers
+
+    def _conditional(self, status: int, stat: ObjectStat) -> ProxyResponse:
+        """304 keeps the validators and caching headers; 412 is a plain error."""
+        if status == 412:
+            return _plain(412, "Precondition Failed")
+        headers = [
+            ("Cache-Control", stat.cache_control or self.cache_control),
+            *_http.SECURITY_HEADERS,
+        ]
+        if stat.etag:
+            headers.append(("ETag", stat.etag))
+        if stat.last_modified is not None:
+            headers.append(("Last-Modified", _http.format_http_date(stat.last_modified)))
+        return ProxyResponse(304, headers)
+
+
+def _plain(status: int, text: str, extra: Iterable[tuple[str, str]] = ()) -> ProxyResponse:
+    """A short plain-text answer: no traceback, bucket, endpoint or credential, ever."""
+    body = f"{text}\n".encode()
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+        *_http.SECURITY_HEADERS,
+        *extra,
+    ]
+    return ProxyResponse(status, headers, body)
+
+
+def _date(headers: Mapping[str, str], name: str) -> Any:
+    """A date header to forward, or None when it is absent or invalid (RFC 9110: ignored)."""
+    value = headers.get(name)
+    return _http.parse_http_date(value) if value else None
+
+
+def _header_safe(value: str) -> str:
+    """Drop control characters from a stored header value before sending it."""
+    return "".join(ch for ch in value if ch.isprintable())

@@ -1,0 +1,126 @@
+"""The media proxy as a WSGI app and a WSGI middleware (translation only).
+
+from r2store import R2Store
+from r2store.wsgi import R2ProxyMiddleware
+
+app = R2ProxyMiddleware(app, R2Store.from_env())   # serves /media-proxy/<key>
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from .proxy import MediaProxy, ProxyResponse
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from .store import R2Store
+
+__all__ = ["R2ProxyApp", "R2ProxyMiddleware"]
+
+logger = logging.getLogger("r2store.proxy")
+
+# The request headers the proxy reads, as WSGI names them.
+_HEADERS = {
+    name: "HTTP_" + name.upper().replace("-", "_")
+    for name in (
+        "range",
+        "if-range",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+    )
+}
+
+
+class R2ProxyApp:
+    """A WSGI app that serves the object named by ``PATH_INFO`` (mount it at the proxy path).
+
+    Keyword options are :class:`~r2store.proxy.MediaProxy`'s (``cache_control``,
+    ``allow_types``, ``authorize``, ``chunk_size``); ``authorize`` is given the environ.
+    """
+
+    def __init__(self, store: R2Store, **options: Any) -> None:
+        self.proxy = MediaProxy(store=store, **options)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return _serve(self.proxy, environ, start_response, environ.get("PATH_INFO", ""))
+
+
+class R2ProxyMiddleware:
+    """Serves paths under *prefix* (default ``store.config.proxy_path``) from the store,
+    and hands every other request to *app* untouched."""
+
+    def __init__(
+        self, app: WSGIApplication, store: R2Store, *, prefix: str | None = None, **options: Any
+    ) -> None:
+        self.app = app
+        self.proxy = MediaProxy(store=store, **options)
+        self.prefix = prefix if prefix is not None else store.config.proxy_path
+        # "/media-proxy/a.png" minus the prefix but for its last "/": "/a.png".
+        self._strip = len(self.prefix.rstrip("/"))
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO", "")
+        if not path.startswith(self.prefix):
+            return self.app(environ, start_response)
+        return _serve(self.proxy, environ, start_response, path[self._strip :])
+
+
+def _serve(
+    proxy: MediaProxy, environ: WSGIEnvironment, start_response: StartResponse, path: str
+) -> Iterable[bytes]:
+    try:
+        # PEP 3333: PATH_INFO holds the decoded path's bytes as latin-1. Decode
+        # those bytes as UTF-8 -- and never percent-decode a second time.
+        key = path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        key = ""  # refused by the key normaliser: 404
+    key = key[1:] if key.startswith("/") else key
+    headers = {name: environ[var] for name, var in _HEADERS.items() if var in environ}
+    response = proxy.handle(
+        environ.get("REQUEST_METHOD", "GET"),
+        key,
+        headers,
+        environ.get("QUERY_STRING", ""),
+        environ,
+    )
+    start_response(_status_line(response.status), response.headers)
+    if isinstance(response.body, bytes):
+        return [response.body] if response.body and environ["REQUEST_METHOD"] != "HEAD" else []
+    return _Body(response, proxy.chunk_size, key)
+
+
+class _Body:
+    """Streams an object to the server; ``close()`` (called by every WSGI server,
+    also when the client goes away) releases the R2 connection at once."""
+
+    def __init__(self, response: ProxyResponse, chunk_size: int, key: str) -> None:
+        self._response = response
+        self._chunk_size = chunk_size
+        self._key = key
+
+    def __iter__(self) -> Iterator[bytes]:
+        body = self._response.body
+        assert not isinstance(body, bytes)
+        read, size = body.read, self._chunk_size
+        try:
+            while chunk := read(size):
+                yield chunk
+        except Exception:
+            # Headers are out: the server must cut the connection so the client
+            # sees a truncated transfer, never a complete-looking 200.
+            logger.error("media proxy: R2 failed mid-body serving %r", self._key, exc_info=True)
+            raise
+
+    def close(self) -> None:
+        self._response.close()
+
+
+def _status_line(status: int) -> str:
+    return f"{status} {HTTPStatus(status).phrase}"
