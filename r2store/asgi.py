@@ -1,0 +1,189 @@
+"""The media proxy as an ASGI app and an ASGI middleware (translation only).
+
+    from starlette.applications import Starlette
+    from r2store import R2Store
+    from r2store.asgi import R2ProxyApp
+
+    app = Starlette()
+    app.mount("/media-proxy", R2ProxyApp(R2Store.from_env()))
+
+boto3 blocks, so every call to R2 -- the request and each chunk of the body --
+runs in a thread pool of the proxy's own, sized to the store's connection
+pool, never on the event loop. Needs asyncio (uvicorn, hypercorn, daphne).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .proxy import MediaProxy, ProxyResponse
+
+if TYPE_CHECKING:
+    from .store import R2Store
+
+__all__ = ["R2ProxyApp", "R2ProxyMiddleware"]
+
+logger = logging.getLogger("r2store.proxy")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+_T = TypeVar("_T")
+
+_HEADERS = frozenset(
+    {
+        b"range",
+        b"if-range",
+        b"if-match",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+    }
+)
+
+
+class _Server:
+    """Runs the proxy for one ASGI request; shared by the app and the middleware."""
+
+    def __init__(self, store: R2Store, options: dict[str, Any]) -> None:
+        self.proxy = MediaProxy(store=store, **options)
+        self._pool: ThreadPoolExecutor | None = None
+
+    async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
+        if self._pool is None:
+            size = self.proxy.store.config.max_pool_connections
+            self._pool = ThreadPoolExecutor(size, thread_name_prefix="r2store-proxy")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(func, *args))
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        key = path[1:] if path.startswith("/") else path
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in scope.get("headers", ())
+            if name.lower() in _HEADERS
+        }
+        query = scope.get("query_string", b"").decode("latin-1")
+        response = await self._run(self.proxy.handle, scope["method"], key, headers, query, scope)
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": [
+                        (name.encode("latin-1"), value.encode("latin-1", "replace"))
+                        for name, value in response.headers
+                    ],
+                }
+            )
+            if isinstance(response.body, bytes):
+                body = b"" if scope["method"] == "HEAD" else response.body
+                await send({"type": "http.response.body", "body": body})
+            else:
+                await self._stream(response, receive, send, key)
+        finally:
+            response.close()
+
+    async def _stream(
+        self, response: ProxyResponse, receive: Receive, send: Send, key: str
+    ) -> None:
+        """Send the body chunk by chunk; stop reading from R2 as soon as the client leaves.
+
+        uvicorn's send() returns quietly after a disconnect, so the only sign
+        is an ``http.disconnect`` message: a watcher task waits for it.
+        """
+        body = response.body
+        assert not isinstance(body, bytes)
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.ensure_future(watch())
+        size = self.proxy.chunk_size
+        try:
+            while not gone.is_set():
+                try:
+                    chunk = await self._run(body.read, size)
+                except Exception:
+                    # Headers are out: raising makes the server cut the connection,
+                    # so the client never takes a truncated body for a whole one.
+                    logger.error("media proxy: R2 failed mid-body serving %r", key, exc_info=True)
+                    raise
+                if not chunk:
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            watcher.cancel()
+
+
+class R2ProxyApp:
+    """An ASGI app that serves the object named by the request path; mount it at the
+    proxy path (it honours ``root_path``).
+
+    Keyword options are :class:`~r2store.proxy.MediaProxy`'s (``cache_control``,
+    ``allow_types``, ``authorize``, ``chunk_size``); ``authorize`` is given the
+    scope and runs in a worker thread.
+    """
+
+    def __init__(self, store: R2Store, **options: Any) -> None:
+        self._server = _Server(store, options)
+        self.proxy = self._server.proxy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            raise RuntimeError(f"R2ProxyApp serves HTTP only, not {scope['type']!r}")
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        # Servers and routers differ on whether path includes root_path.
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        await self._server.serve(scope, receive, send, path)
+
+
+class R2ProxyMiddleware:
+    """Serves paths under *prefix* (default ``store.config.proxy_path``) from the store,
+    and hands every other request -- and every non-HTTP scope -- to *app* untouched."""
+
+    def __init__(
+        self, app: ASGIApp, store: R2Store, *, prefix: str | None = None, **options: Any
+    ) -> None:
+        self.app = app
+        self._server = _Server(store, options)
+        self.proxy = self._server.proxy
+        self.prefix = prefix if prefix is not None else store.config.proxy_path
+        self._strip = len(self.prefix.rstrip("/"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            root: str = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            if path.startswith(self.prefix):
+                await self._server.serve(scope, receive, send, path[self._strip :])
+                return
+        await self.app(scope, receive, send)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Answer the lifespan protocol when the proxy is the server's whole app."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
