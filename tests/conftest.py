@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 # Real R2 settings are kept aside for the `live` tests only (see test_live.py).
 LIVE_ENV = {k: v for k, v in os.environ.items() if k.startswith(("R2_", "USE_R2"))}
@@ -26,6 +27,15 @@ for _name in [n for n in os.environ if n.startswith(("AWS_", "R2_", "USE_R2"))]:
         del os.environ[_name]
 
 from r2store import R2Config, R2Store  # noqa: E402
+
+# Shared, noisy machines: no per-example deadlines or speed health checks (a
+# slow draw says nothing about correctness). R2STORE_HYPOTHESIS_PROFILE=fuzz
+# runs 10,000 examples per property.
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "fuzz", deadline=None, suppress_health_check=list(HealthCheck), max_examples=10_000
+)
+settings.load_profile(os.environ.get("R2STORE_HYPOTHESIS_PROFILE", "default"))
 
 ACCESS_KEY_ID = "testing-access-key-id"
 SECRET_ACCESS_KEY = "testing-SECRET-do-not-leak-0123456789"
