@@ -78,7 +78,9 @@ def proxy_signature_valid(
     The comparison takes constant time, so timing tells an attacker nothing.
     """
     secret = config.proxy_signing_key
-    if secret is None or not expires or not signature or not expires.isdigit():
+    if secret is None or not expires or not signature:
+        return False
+    if not (expires.isascii() and expires.isdigit()):
         return False
     if len(expires) > 12 or int(expires) < time.time():
         return False
