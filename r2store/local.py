@@ -1,0 +1,56 @@
+"""A local S3-compatible endpoint for trying r2store without an R2 account.
+
+Starts moto's S3 server (``pip install 'r2store[local]'``) on loopback and
+gives back the ``R2_*`` variables that point r2store at it. For examples and
+demos: everything it stores lives in memory and is gone when it stops.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["local_s3"]
+
+
+@contextmanager
+def local_s3(bucket: str = "media", *, port: int = 0) -> Iterator[dict[str, str]]:
+    """Run a local S3 server with *bucket* in it; yield the ``R2_*`` variables for it."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        raise ImportError(
+            "the local S3 endpoint needs moto: pip install 'r2store[local]'"
+        ) from None
+    import boto3
+
+    if not port:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    environ = {
+        "USE_R2": "true",
+        "R2_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "R2_BUCKET_NAME": bucket,
+        "R2_ACCESS_KEY_ID": "local-access-key",
+        "R2_SECRET_ACCESS_KEY": os.urandom(16).hex(),
+    }
+    try:
+        client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=environ["R2_ENDPOINT_URL"],
+            region_name="auto",
+            aws_access_key_id=environ["R2_ACCESS_KEY_ID"],
+            aws_secret_access_key=environ["R2_SECRET_ACCESS_KEY"],
+        )
+        client.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "auto"}
+        )
+        client.close()
+        yield environ
+    finally:
+        server.stop()
