@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import urls
@@ -19,6 +20,7 @@ from .config import R2Config
 from .errors import ObjectExistsError, ObjectNotFoundError, R2StoreError, map_error
 from .keys import object_key, object_prefix, relative_key
 from .objects import ObjectReader, ObjectStat
+from .writer import ObjectWriter
 
 if TYPE_CHECKING:
     from ._presign import QuerySigner
@@ -180,6 +182,36 @@ class R2Store:
         except Exception as exc:
             raise map_error(exc, key=key) from exc
         return ObjectReader(key, response)
+
+    def open_write(
+        self,
+        key: str,
+        *,
+        content_type: str | None = None,
+        overwrite: bool = False,
+        metadata: Mapping[str, str] | None = None,
+        cache_control: str | None = None,
+        content_disposition: str | None = None,
+    ) -> ObjectWriter:
+        """A writable binary file; closing it stores what was written under *key*.
+
+        It has :meth:`save`'s guarantees (one PutObject when small, equal
+        multipart parts when large, atomic create unless *overwrite*), and
+        leaving a ``with`` block on an exception stores nothing.
+        """
+        self._key(key)  # refuse a bad key now, not at close()
+        return ObjectWriter(
+            key,
+            partial(
+                self.save,
+                key,
+                content_type=content_type,
+                overwrite=overwrite,
+                metadata=metadata,
+                cache_control=cache_control,
+                content_disposition=content_disposition,
+            ),
+        )
 
     def read(self, key: str) -> bytes:
         """The object's whole content (one request)."""

@@ -534,3 +534,59 @@ def test_presigned_url_is_byte_identical_to_botocore(
     )
     store.client.close()
     assert ours == theirs
+
+
+def test_open_write_stores_on_close(store: R2Store, requests: RequestLog) -> None:
+    """A small object written through open_write is one conditional PutObject at close."""
+    with store.open_write("w/small.txt", content_type="text/plain") as f:
+        assert f.writable()
+        f.write(b"hello ")
+        f.write(memoryview(b"world"))
+    assert store.read("w/small.txt") == b"hello world"
+    assert store.stat("w/small.txt").content_type == "text/plain"
+    assert requests.operations[0] == "PutObject"
+    assert requests.params[0]["IfNoneMatch"] == "*"
+
+
+def test_open_write_goes_multipart_in_equal_parts(small_parts: R2Store) -> None:
+    """Writing more than the threshold uploads equal-size parts as the bytes arrive."""
+    log = RequestLog(small_parts)
+    block = bytes(range(256)) * 4096  # 1 MiB
+    with small_parts.open_write("w/big.bin") as f:
+        for _ in range(12):
+            f.write(block)
+    sizes = [len(p["Body"]) for p in log.params if "PartNumber" in p]
+    assert sizes == [5 * MiB, 5 * MiB, 2 * MiB]
+    assert small_parts.read("w/big.bin") == block * 12
+
+
+def test_open_write_aborts_on_an_exception(small_parts: R2Store) -> None:
+    """An exception inside the with block stores nothing and leaves no upload behind."""
+
+    def write_then_fail() -> None:
+        with small_parts.open_write("w/x") as f:
+            f.write(b"x" * (11 * MiB))
+            raise RuntimeError("changed my mind")
+
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        write_then_fail()
+    assert not small_parts.exists("w/x")
+    assert in_progress_uploads(small_parts) == []
+
+
+def test_open_write_refuses_to_overwrite(store: R2Store) -> None:
+    """Closing a writer for an existing key raises ObjectExistsError; the old object stays."""
+    store.save("w/taken.txt", b"old")
+    writer = store.open_write("w/taken.txt")
+    writer.write(b"new")
+    with pytest.raises(ObjectExistsError):
+        writer.close()
+    assert store.read("w/taken.txt") == b"old"
+
+
+def test_open_write_refuses_bad_keys_at_once(store: R2Store) -> None:
+    """A bad key fails when the writer is made, not after the bytes are written."""
+    from r2store import InvalidKeyError
+
+    with pytest.raises(InvalidKeyError):
+        store.open_write("../escape")
