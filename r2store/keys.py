@@ -12,13 +12,13 @@ that arrives from a URL is never trusted to mean what it looks like.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 
 from .errors import InvalidKeyError
 
 __all__ = [
     "MAX_KEY_BYTES",
     "check_location",
+    "is_plain_key",
     "object_key",
     "object_prefix",
     "quote_key",
@@ -28,12 +28,48 @@ __all__ = [
 #: R2 refuses keys longer than this many bytes of UTF-8.
 MAX_KEY_BYTES = 1024
 
-# One scan finds everything a key may not hold: C0/C1 control characters,
-# DEL, backslashes, lone surrogates (not encodable as UTF-8), and any empty,
-# "." or ".." segment -- which also covers "", a leading "/" and a trailing "/".
-_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\\\ud800-\udfff]|(?:^|/)\.{0,2}(?:/|$)")
-# Characters quote() leaves alone with safe="/": most keys need no quoting.
-_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~/-]")
+# Characters a key may not hold: C0/C1 control characters, DEL, backslashes,
+# and lone surrogates (not encodable as UTF-8).
+_BAD_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\\\ud800-\udfff]").search
+
+
+def _is_invalid(key: str) -> bool:
+    """Whether *key* has a bad character or an empty, "." or ".." segment.
+
+    Plain string tests rather than one regex: a segment pattern is tried at
+    every position, which made this check cost more than the URL around it.
+    """
+    return (
+        _BAD_CHARACTER(key) is not None
+        or not key
+        or key[0] == "/"
+        or key[-1] == "/"
+        or "//" in key
+        or (
+            "." in key
+            and (
+                key in (".", "..")
+                or key.startswith(("./", "../"))
+                or key.endswith(("/.", "/.."))
+                or "/./" in key
+                or "/../" in key
+            )
+        )
+    )
+
+
+# For each byte, itself if quote() leaves it alone with safe="/", else %XX.
+_URL_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")
+_QUOTED_BYTE = [chr(b) if b in _URL_SAFE else f"%{b:02X}" for b in range(256)]
+
+#: Matches keys that are certainly valid and need no quoting: unreserved
+#: characters only, in non-empty segments that do not start with "." (so no
+#: "." or ".." segments). Most keys are like this; URL builders accept them
+#: without the full check (when short enough) -- a strict subset of what
+#: :func:`object_key` accepts, as the tests verify.
+is_plain_key = re.compile(
+    r"(?:[A-Za-z0-9_~-][A-Za-z0-9_.~-]*/)*[A-Za-z0-9_~-][A-Za-z0-9_.~-]*"
+).fullmatch
 
 
 def _describe(key: str) -> str:
@@ -54,7 +90,7 @@ def _describe(key: str) -> str:
 def _check(key: str, what: str) -> None:
     if type(key) is not str:
         raise InvalidKeyError(f"{what} must be a str, not {type(key).__name__}")
-    if _FORBIDDEN.search(key) is not None:
+    if _is_invalid(key):
         raise InvalidKeyError(f"{_describe(key)} is not allowed: {key!r}")
 
 
@@ -75,7 +111,7 @@ def object_key(key: str, location: str = "") -> str:
     *location* must already be checked (see :func:`check_location`).
     """
     # Fast path first: this runs for every URL a page renders.
-    if type(key) is not str or _FORBIDDEN.search(key) is not None:
+    if type(key) is not str or _is_invalid(key):
         _check(key, "key")
     full = f"{location}/{key}" if location else key
     # A str of n characters is at most 4n bytes of UTF-8: encode only when it could matter.
@@ -113,6 +149,6 @@ def quote_key(key: str) -> str:
     The same quoting is used for public, proxy and presigned URLs (it is also
     how botocore encodes S3 keys), so one key has one spelling in every URL.
     """
-    if _NEEDS_QUOTING.search(key) is None:
-        return key
-    return quote(key, safe="/")
+    # The UTF-8 bytes, one character each (latin-1), mapped through a table
+    # in C: quote(key, safe="/")'s result at under half its cost.
+    return key.encode("utf-8", "surrogatepass").decode("latin-1").translate(_QUOTED_BYTE)

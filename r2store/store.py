@@ -12,18 +12,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from . import urls
 from ._version import __version__
 from .config import R2Config
 from .errors import ObjectExistsError, ObjectNotFoundError, R2StoreError, map_error
 from .keys import object_key, object_prefix, relative_key
 from .objects import ObjectReader, ObjectStat
+from .urls import URLBuilder
 from .writer import ObjectWriter
-
-if TYPE_CHECKING:
-    from ._presign import QuerySigner
 
 __all__ = ["Content", "R2Store"]
 
@@ -54,8 +51,10 @@ class R2Store:
     def __init__(self, config: R2Config) -> None:
         self.config = config
         self._client: Any = None
-        self._signer: QuerySigner | None = None
         self._lock = threading.Lock()
+        self._urls = URLBuilder(config)
+        self._proxy_mode = config.media_proxy
+        self._public_mode = config.public_url is not None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> R2Store:
@@ -85,21 +84,6 @@ class R2Store:
                 client = self._client
         return client
 
-    @property
-    def _query_signer(self) -> QuerySigner:
-        signer = self._signer
-        if signer is None:
-            from ._presign import QuerySigner
-
-            config = self.config
-            signer = self._signer = QuerySigner(
-                access_key_id=config.access_key_id,
-                secret_access_key=config.secret_access_key,
-                region=config.region,
-                endpoint_url=config.endpoint,
-            )
-        return signer
-
     def _key(self, key: str) -> str:
         return object_key(key, self.config.location)
 
@@ -107,22 +91,21 @@ class R2Store:
 
     def url(self, key: str) -> str:
         """The URL pages should use for *key*, by ``config.url_mode``: the media
-        proxy, else the public URL, else a presigned URL."""
-        config = self.config
-        if config.media_proxy:
-            return urls.proxy_url(config, key)
-        if config.public_url is not None:
-            return urls.public_url(config, key)
-        return self.presigned_url(key)
+        proxy, else the public URL, else a presigned URL (no network either way)."""
+        if self._proxy_mode:
+            return self._urls.proxy(key)
+        if self._public_mode:
+            return self._urls.public(key)
+        return self._urls.presigned(key)
 
     def public_url(self, key: str) -> str:
         """The object's URL under the configured public domain or URL (no network)."""
-        return urls.public_url(self.config, key)
+        return self._urls.public(key)
 
     def proxy_url(self, key: str, *, expires_in: int | None = None) -> str:
         """The object's URL on the app's media proxy (no network); signed, with an
         expiry, when ``proxy_signing_key`` is set."""
-        return urls.proxy_url(self.config, key, expires_in=expires_in)
+        return self._urls.proxy(key, expires_in=expires_in)
 
     def presigned_url(
         self,
@@ -138,9 +121,7 @@ class R2Store:
         ``method="PUT"`` with *content_type* lets a browser upload straight to R2.
         Presigned URLs work only on the R2 endpoint, never on a custom domain.
         """
-        return urls.presigned_url(
-            self.config,
-            self._query_signer,
+        return self._urls.presigned(
             key,
             expires_in=expires_in,
             method=method,

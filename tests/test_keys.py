@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, unquote
 
 import pytest
@@ -168,3 +169,18 @@ def test_normalised_keys_never_escape_the_location(key: str, location: str) -> N
     assert "" not in segments
     if location:
         assert full.startswith(location + "/")
+
+
+# The rule, as one regex: a key is refused exactly when this finds something.
+REFERENCE = re.compile(r"[\x00-\x1f\x7f-\x9f\\\ud800-\udfff]|(?:^|/)\.{0,2}(?:/|$)")
+
+
+@given(st.text(alphabet=st.sampled_from("ab./\\\x00é"), max_size=12) | st.text(max_size=20))
+def test_the_check_follows_the_reference_rule(key: str) -> None:
+    """object_key refuses a key exactly when the reference regex finds a problem in it."""
+    try:
+        object_key(key)
+        refused = False
+    except InvalidKeyError:
+        refused = True
+    assert refused == (REFERENCE.search(key) is not None)

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from r2store import InvalidKeyError, R2Config
-from r2store.keys import MAX_KEY_BYTES
-from r2store.urls import proxy_signature_valid, proxy_url, public_url
+from r2store.keys import MAX_KEY_BYTES, is_plain_key, object_key, quote_key
+from r2store.urls import URLBuilder, proxy_signature_valid
 
 from .test_keys import VALID_KEYS
 
@@ -27,6 +27,16 @@ CONFIG = R2Config(
     location="uploads",
 )
 SIGNED = attrs.evolve(CONFIG, proxy_signing_key=SIGNING_KEY)
+
+
+def public_url(config: R2Config, key: str) -> str:
+    """The public URL of *key* under *config*."""
+    return URLBuilder(config).public(key)
+
+
+def proxy_url(config: R2Config, key: str, *, expires_in: int | None = None) -> str:
+    """The proxy URL of *key* under *config*."""
+    return URLBuilder(config).proxy(key, expires_in=expires_in)
 
 
 def short(key: str) -> bool:
@@ -142,3 +152,19 @@ def test_signature_from_another_key_fails() -> None:
 def test_signature_check_never_raises(key: str, expires: str, signature: str) -> None:
     """Arbitrary input to the signature check gives False, never an exception."""
     assert not proxy_signature_valid(SIGNED, key, expires, signature)
+
+
+@given(
+    st.one_of(VALID_KEYS, st.text(max_size=40), st.from_regex(r"[a-z./_~-]{1,12}", fullmatch=True))
+)
+def test_plain_keys_are_a_subset_of_valid_keys(key: str) -> None:
+    """Whatever the fast path accepts, the full check accepts and quoting leaves unchanged."""
+    if is_plain_key(key) is not None:
+        assert object_key(key) == key
+        assert quote_key(key) == key
+
+
+@pytest.mark.parametrize("key", ["a/../b", "./a", "a/.", "..", "a//b", "/a", "a/", ""])
+def test_dot_and_empty_segments_are_not_plain(key: str) -> None:
+    """The fast path never takes a key with a dot or empty segment."""
+    assert is_plain_key(key) is None
