@@ -1,0 +1,89 @@
+"""System checks (``manage.py check``): the mistakes that lose uploads or break images."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import Resolver404, resolve
+
+from ..config import R2Config
+
+__all__ = ["check_r2store"]
+
+_BACKEND = "r2store.django.R2Storage"
+
+
+def _uses_r2() -> bool:
+    storages: dict[str, Any] = getattr(settings, "STORAGES", {}) or {}
+    return any(s.get("BACKEND") == _BACKEND for s in storages.values())
+
+
+@checks.register(checks.Tags.compatibility)
+def check_r2store(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check the R2 storage configuration, the proxy route and MEDIA_URL."""
+    if not _uses_r2():
+        return []
+    from django.core.files.storage import storages
+
+    from .storage import R2Storage
+
+    try:
+        storage = storages["default"]
+    except ImproperlyConfigured as exc:
+        return [
+            checks.Error(
+                f"R2 storage is configured but its settings are not valid:\n{exc}",
+                hint="Set the R2_* variables it names (see the configuration reference).",
+                id="r2store.E001",
+            )
+        ]
+    if not isinstance(storage, R2Storage):
+        return []
+    return _check_config(storage.store.config)
+
+
+def _check_config(config: R2Config) -> list[checks.CheckMessage]:
+    found: list[checks.CheckMessage] = []
+    host = urlsplit(config.public_url).hostname if config.public_url else None
+    if host and host.endswith(".r2.dev"):
+        found.append(
+            checks.Warning(
+                f"the public URL uses {host}, an r2.dev domain: Cloudflare rate-limits it "
+                "and says it is not for production.",
+                hint="Connect a custom domain to the bucket and set R2_PUBLIC_DOMAIN to it, "
+                "or serve through the media proxy (USE_R2_MEDIA_PROXY=true).",
+                id="r2store.W001",
+            )
+        )
+    if not config.media_proxy:
+        return found
+    probe = f"{config.proxy_path}r2store-check.png"
+    try:
+        match = resolve(probe)
+    except Resolver404:
+        match = None
+    if match is None or match.url_name != "media-proxy" or match.namespace != "r2store":
+        found.append(
+            checks.Error(
+                f"USE_R2_MEDIA_PROXY is on, so image URLs point at {config.proxy_path}, "
+                "but that path is not routed to the media proxy: every image would be a 404.",
+                hint=f'Add path("{config.proxy_path.lstrip("/")}", '
+                'include("r2store.django.urls")) to your root URLconf.',
+                id="r2store.E002",
+            )
+        )
+    media_url = getattr(settings, "MEDIA_URL", "") or ""
+    if media_url and urlsplit(media_url).path != config.proxy_path:
+        found.append(
+            checks.Warning(
+                f"MEDIA_URL is {media_url!r} but media is served at {config.proxy_path!r} "
+                "through the proxy.",
+                hint=f"Set MEDIA_URL = {config.proxy_path!r} (or R2_MEDIA_PROXY_PATH to match).",
+                id="r2store.W002",
+            )
+        )
+    return found

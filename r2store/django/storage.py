@@ -1,0 +1,190 @@
+"""R2Storage: Django's Storage API over R2Store (translation only)."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import PurePosixPath
+from typing import Any
+
+import attrs
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.files.base import File
+from django.core.files.storage import Storage
+from django.core.files.utils import validate_file_name
+from django.utils.deconstruct import deconstructible
+from django.utils.functional import cached_property
+
+from ..config import R2Config
+from ..errors import ConfigError, InvalidKeyError, ObjectExistsError
+from ..proxy import MediaProxy
+from ..store import R2Store
+
+__all__ = ["R2Storage"]
+
+_FIELDS = frozenset(field.name for field in attrs.fields(R2Config))
+# Tried after the name itself; each is the name with a random suffix.
+_MAX_ALTERNATIVES = 100
+# Never written into migrations: they come from the environment.
+_SECRET_OPTIONS = frozenset({"access_key_id", "secret_access_key", "proxy_signing_key"})
+
+
+@contextmanager
+def _django_errors() -> Iterator[None]:
+    """Speak Django's language: a refused key is a SuspiciousFileOperation."""
+    try:
+        yield
+    except InvalidKeyError as exc:
+        raise SuspiciousFileOperation(str(exc)) from exc
+
+
+@deconstructible
+class _Deconstructible(Storage):
+    """Records constructor arguments, for migrations (see R2Storage.deconstruct)."""
+
+
+class R2Storage(_Deconstructible):
+    """Stores files in R2. Options are :class:`~r2store.R2Config` field names,
+    plus ``allow_overwrite`` (default False); anything not given is read from
+    the environment (``R2_*`` variables), and a bad setting is
+    ``ImproperlyConfigured`` naming each problem.
+
+    Without overwrite, a name is claimed by an atomic conditional create; if
+    it is taken -- even by a concurrent upload -- another name is tried.
+    """
+
+    def __init__(self, *, allow_overwrite: bool = False, **options: Any) -> None:
+        unknown = set(options) - set(_FIELDS)
+        if unknown:
+            raise ImproperlyConfigured(
+                f"unknown R2Storage option(s): {', '.join(sorted(unknown))}; "
+                f"options are R2Config fields: {', '.join(sorted(_FIELDS))}"
+            )
+        try:
+            config = R2Config.from_env(**options)
+        except ConfigError as exc:
+            raise ImproperlyConfigured(str(exc)) from exc
+        self.allow_overwrite = allow_overwrite
+        self.store = R2Store(config)
+
+    @cached_property
+    def media_proxy(self) -> MediaProxy:
+        """The media proxy over this storage, with options from ``settings.R2STORE_PROXY``
+        (``cache_control``, ``allow_types``, ``authorize``, ``chunk_size``)."""
+        options: dict[str, Any] = getattr(settings, "R2STORE_PROXY", {})
+        return MediaProxy(store=self.store, **options)
+
+    def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        """How migrations record this storage: by its public path, and without
+        credentials (a migration file is no place for a secret)."""
+        _, args, kwargs = super().deconstruct()  # type: ignore[misc]  # added by @deconstructible
+        kwargs = {k: v for k, v in kwargs.items() if k not in _SECRET_OPTIONS}
+        return "r2store.django.R2Storage", args, kwargs
+
+    # -- saving -------------------------------------------------------------
+
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        """Store *content* under *name*, or under an alternative name if it is taken."""
+        if name is None:
+            name = content.name
+        if not hasattr(content, "chunks"):
+            content = File(content, name)
+        validate_file_name(name, allow_relative_path=True)
+        name = self.get_available_name(name, max_length=max_length)
+        return self._save_claiming(name, content, max_length)
+
+    def _save(self, name: str, content: Any) -> str:
+        return self._save_claiming(name, content, None)
+
+    def _save_claiming(self, name: str, content: Any, max_length: int | None) -> str:
+        candidate = name
+        for _ in range(_MAX_ALTERNATIVES):
+            validate_file_name(candidate, allow_relative_path=True)
+            try:
+                self._put(candidate, content)
+            except ObjectExistsError:
+                candidate = self._alternative_name(name, max_length)
+                continue
+            return candidate
+        raise FileExistsError(f"no free name found for {name!r} in {_MAX_ALTERNATIVES} tries")
+
+    def _put(self, name: str, content: Any) -> None:
+        body: Any = content.file if isinstance(content, File) and content.file else content
+        if hasattr(body, "seek") and (not hasattr(body, "seekable") or body.seekable()):
+            body.seek(0)
+        if isinstance(body, io.TextIOBase):
+            body = body.read().encode()
+        with _django_errors():
+            self.store.save(name, body, overwrite=self.allow_overwrite)
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        """The name to try first. No existence check: that race is settled by the
+        conditional create in :meth:`save`. Only ``max_length`` can change it."""
+        name = str(name).replace("\\", "/")
+        if max_length is None or len(name) <= max_length:
+            return name
+        return self._alternative_name(name, max_length)
+
+    def _alternative_name(self, name: str, max_length: int | None) -> str:
+        """``dir/root_<random><ext>``, with the root shortened to fit *max_length*."""
+        dir_name, file_name = posixpath.split(name)
+        file_ext = "".join(PurePosixPath(file_name).suffixes)
+        file_root = file_name.removesuffix(file_ext)
+        candidate = posixpath.join(dir_name, self.get_alternative_name(file_root, file_ext))
+        if max_length is not None and len(candidate) > max_length:
+            file_root = file_root[: len(file_root) - (len(candidate) - max_length)]
+            if not file_root:
+                raise SuspiciousFileOperation(
+                    f'Storage can not find an available filename for "{name}". Please make '
+                    'sure that the corresponding file field allows sufficient "max_length".'
+                )
+            candidate = posixpath.join(dir_name, self.get_alternative_name(file_root, file_ext))
+        return candidate
+
+    # -- reading and the rest -------------------------------------------------
+
+    def _open(self, name: str, mode: str = "rb") -> File[bytes]:
+        with _django_errors():
+            if "w" in mode:
+                stream: Any = self.store.open_write(name, overwrite=True)
+            elif mode in ("r", "rb"):
+                stream = self.store.open(name)
+            else:
+                raise ValueError(f"R2Storage opens files for 'rb' or 'wb', not {mode!r}")
+        return File(stream, name)
+
+    def delete(self, name: str) -> None:
+        with _django_errors():
+            self.store.delete(name)
+
+    def exists(self, name: str) -> bool:
+        with _django_errors():
+            return self.store.exists(name)
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        with _django_errors():
+            return self.store.listdir(path)
+
+    def size(self, name: str) -> int:
+        with _django_errors():
+            return self.store.stat(name).size
+
+    def url(self, name: str | None) -> str:
+        with _django_errors():
+            return self.store.url(name or "")
+
+    def get_modified_time(self, name: str) -> datetime:
+        with _django_errors():
+            modified = self.store.stat(name).last_modified
+        if modified is None:
+            raise NotImplementedError("R2 gave no modification time")
+        if settings.USE_TZ:
+            return modified.astimezone(timezone.utc)
+        # Django's convention without time zones: naive, in the local time zone.
+        from django.utils.timezone import get_default_timezone, make_naive
+
+        return make_naive(modified, get_default_timezone())

@@ -1,0 +1,96 @@
+"""The media proxy as a Django view (translation only).
+
+Under WSGI the body is a plain iterator; under ASGI an async one, because
+Django collects a *sync* iterator into a list under ASGI -- the whole object
+in memory before the first byte.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+from django.core.files.storage import storages
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+
+from ..objects import ObjectReader
+from .storage import R2Storage
+
+__all__ = ["media_proxy"]
+
+logger = logging.getLogger("r2store.proxy")
+
+_HEADERS = (
+    "range",
+    "if-range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+)
+
+
+def media_proxy(request: HttpRequest, key: str) -> HttpResponseBase:
+    """Serve the object *key* (the URL path below the proxy's mount point)."""
+    storage = storages["default"]
+    if not isinstance(storage, R2Storage):
+        raise TypeError("the media proxy serves from STORAGES['default'], which is not R2Storage")
+    proxy = storage.media_proxy
+    headers = {name: request.headers[name] for name in _HEADERS if name in request.headers}
+    answer = proxy.handle(
+        request.method or "GET", key, headers, request.META.get("QUERY_STRING", ""), request
+    )
+    body = answer.body
+    if isinstance(body, bytes):
+        response: HttpResponseBase = HttpResponse(
+            body if request.method != "HEAD" else b"", status=answer.status
+        )
+    else:
+        chunks = _AsyncChunks if isinstance(request, ASGIRequest) else _Chunks
+        response = StreamingHttpResponse(chunks(body, proxy.chunk_size, key), status=answer.status)
+    for name, value in answer.headers:
+        response[name] = value
+    return response
+
+
+class _Chunks:
+    """The body for WSGI: Django calls close() when the server is done with the
+    response -- also when the client went away -- which releases R2's connection."""
+
+    def __init__(self, body: ObjectReader, size: int, key: str) -> None:
+        self._body = body
+        self._size = size
+        self._key = key
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = self._body.read(self._size)
+        except Exception:
+            # Headers are out: raising makes the server cut the connection.
+            logger.error("media proxy: R2 failed mid-body serving %r", self._key, exc_info=True)
+            raise
+        if not chunk:
+            raise StopIteration
+        return chunk
+
+    def close(self) -> None:
+        self._body.close()
+
+
+class _AsyncChunks(_Chunks):
+    """The body for ASGI: each read from R2 runs in a worker thread."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        from asgiref.sync import sync_to_async
+
+        try:
+            return await sync_to_async(self.__next__, thread_sensitive=False)()
+        except StopIteration:
+            raise StopAsyncIteration from None
