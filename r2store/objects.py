@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,8 @@ from .errors import map_error
 
 __all__ = ["ObjectReader", "ObjectStat"]
 
+# Skipping this far forward reads the bytes rather than making a new request.
+_SKIP_AHEAD = 256 * 1024
 #: Chunk size for streaming reads: large enough that per-chunk overhead
 #: (a thread hop under ASGI, a syscall) does not dominate.
 DEFAULT_CHUNK_SIZE = 1024 * 1024
@@ -58,12 +60,23 @@ class ObjectReader(io.RawIOBase):
     Nothing is downloaded ahead: bytes come off the connection when asked for.
     Close it (or use ``with``) to release the connection; errors while
     reading become :class:`~r2store.errors.R2StoreError`\\ s.
+
+    ``tell()`` works always; ``seek()`` works on whole-object readers (made
+    with *reopen*): a short skip forward reads ahead, anything else costs one
+    ranged GetObject from the new position.
     """
 
-    def __init__(self, key: str, response: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        key: str,
+        response: Mapping[str, Any],
+        reopen: Callable[[int], Mapping[str, Any]] | None = None,
+    ) -> None:
         super().__init__()
         self._body = response["Body"]
         self._key = key
+        self._reopen = reopen
+        self._position = 0
         #: The metadata that came with the response (``size`` is the length of
         #: this response's body, which for a range is the range's length).
         self.stat = ObjectStat.from_response(key, response)
@@ -90,7 +103,39 @@ class ObjectReader(io.RawIOBase):
             data: bytes = self._body.read(None if size is None or size < 0 else size)
         except Exception as exc:
             raise map_error(exc, key=self._key) from exc
+        self._position += len(data)
         return data
+
+    def tell(self) -> int:
+        return self._position
+
+    def seekable(self) -> bool:
+        return self._reopen is not None
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move to a byte position; see the class docstring for what it costs."""
+        self._checkClosed()
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.stat.size}
+        target = base[whence] + offset
+        if target < 0:
+            raise ValueError(f"negative seek position {target}")
+        if target == self._position:
+            return target
+        if self._reopen is None:
+            raise io.UnsupportedOperation("seek on a ranged or conditional read")
+        if self._position < target <= self._position + _SKIP_AHEAD:
+            self.read(target - self._position)
+            return self._position
+        self._body.close()
+        if target >= self.stat.size:
+            self._body = io.BytesIO()
+        else:
+            try:
+                self._body = self._reopen(target)["Body"]
+            except Exception as exc:
+                raise map_error(exc, key=self._key) from exc
+        self._position = target
+        return target
 
     def readall(self) -> bytes:
         return self.read(-1)

@@ -162,7 +162,17 @@ class R2Store:
             response = self.client.get_object(**params)
         except Exception as exc:
             raise map_error(exc, key=key) from exc
-        return ObjectReader(key, response)
+        if len(params) > 2:
+            return ObjectReader(key, response)
+        # A whole-object reader can seek, by asking for the rest from a new position.
+        # If-Match keeps a seek from splicing in a newer version of the object.
+        etag = response.get("ETag")
+
+        def reopen(start: int) -> Any:
+            extra = {"IfMatch": etag} if etag else {}
+            return self.client.get_object(**params, Range=f"bytes={start}-", **extra)
+
+        return ObjectReader(key, response, reopen)
 
     def open_write(
         self,

@@ -590,3 +590,39 @@ def test_open_write_refuses_bad_keys_at_once(store: R2Store) -> None:
 
     with pytest.raises(InvalidKeyError):
         store.open_write("../escape")
+
+
+def test_reader_tells_and_seeks(store: R2Store, requests: RequestLog) -> None:
+    """A whole-object reader tells its position and seeks, reopening only when it must."""
+    data = bytes(range(256)) * 4096  # 1 MiB
+    store.save("seek.bin", data)
+    requests.operations.clear()
+    requests.params.clear()
+    with store.open("seek.bin") as f:
+        assert f.seekable()
+        assert f.read(10) == data[:10]
+        assert f.tell() == 10
+        f.seek(100)  # a short skip forward reads ahead
+        assert f.read(5) == data[100:105]
+        assert requests.operations == ["GetObject"]
+        f.seek(0)  # backwards: one ranged request from there
+        assert f.read(3) == data[:3]
+        f.seek(-2, io.SEEK_END)
+        assert f.read() == data[-2:]
+        assert f.tell() == len(data)
+        f.seek(0, io.SEEK_END)
+        assert f.read() == b""
+    assert requests.operations == ["GetObject"] * 3
+    assert "Range" in requests.params[1]
+    assert requests.params[1]["IfMatch"] == store.stat("seek.bin").etag
+
+
+def test_ranged_reader_cannot_seek(store: R2Store) -> None:
+    """A ranged read tells its position but refuses to seek elsewhere."""
+    store.save("r.bin", b"0123456789")
+    with store.open("r.bin", range="bytes=2-5") as f:
+        assert not f.seekable()
+        f.read(2)
+        assert f.tell() == 2
+        with pytest.raises(io.UnsupportedOperation):
+            f.seek(0)
