@@ -47,42 +47,55 @@ def media_proxy(request: HttpRequest, key: str) -> HttpResponseBase:
             body if request.method != "HEAD" else b"", status=answer.status
         )
     else:
-        chunks = _AsyncChunks if isinstance(request, ASGIRequest) else _Chunks
-        response = StreamingHttpResponse(chunks(body, proxy.chunk_size, key), status=answer.status)
+        chunks: _Body
+        if isinstance(request, ASGIRequest):
+            chunks = _AsyncChunks(body, proxy.chunk_size, key)
+        else:
+            chunks = _Chunks(body, proxy.chunk_size, key)
+        response = StreamingHttpResponse(chunks, status=answer.status)
     for name, value in answer.headers:
         response[name] = value
     return response
 
 
-class _Chunks:
-    """The body for WSGI: Django calls close() when the server is done with the
-    response -- also when the client went away -- which releases R2's connection."""
+class _Body:
+    """Reads the object chunk by chunk. Django calls close() when the server is
+    done with the response -- also when the client went away -- and that
+    releases R2's connection at once."""
 
     def __init__(self, body: ObjectReader, size: int, key: str) -> None:
         self._body = body
         self._size = size
         self._key = key
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
+    def _next_chunk(self) -> bytes:
         try:
-            chunk = self._body.read(self._size)
+            return self._body.read(self._size)
         except Exception:
             # Headers are out: raising makes the server cut the connection.
             logger.error("media proxy: R2 failed mid-body serving %r", self._key, exc_info=True)
             raise
-        if not chunk:
-            raise StopIteration
-        return chunk
 
     def close(self) -> None:
         self._body.close()
 
 
-class _AsyncChunks(_Chunks):
-    """The body for ASGI: each read from R2 runs in a worker thread."""
+class _Chunks(_Body):
+    """The body for WSGI: a plain iterator."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = self._next_chunk()
+        if not chunk:
+            raise StopIteration
+        return chunk
+
+
+class _AsyncChunks(_Body):
+    """The body for ASGI: an async iterator (no ``__iter__``, or Django would
+    take it for a sync one), each read from R2 in a worker thread."""
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
@@ -90,7 +103,7 @@ class _AsyncChunks(_Chunks):
     async def __anext__(self) -> bytes:
         from asgiref.sync import sync_to_async
 
-        try:
-            return await sync_to_async(self.__next__, thread_sensitive=False)()
-        except StopIteration:
-            raise StopAsyncIteration from None
+        chunk = await sync_to_async(self._next_chunk, thread_sensitive=False)()
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk

@@ -1,0 +1,110 @@
+"""The media proxy view on real Django: it translates, the core decides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.test import AsyncClient, Client
+
+from r2store import ObjectReader
+from r2store.django import R2Storage
+
+DATA = bytes(range(256)) * 64
+
+
+@pytest.fixture
+def stored(r2_storage: R2Storage) -> str:
+    """An image object in the bucket; its name."""
+    return r2_storage.save("profile_images/face 1.png", ContentFile(DATA))
+
+
+def test_get_streams_the_object(stored: str, client: Client) -> None:
+    """GET streams the object with its type, length and validators."""
+    response: Any = client.get("/media-proxy/profile_images/face%201.png")
+    assert response.status_code == 200
+    assert response.streaming
+    assert b"".join(response.streaming_content) == DATA
+    assert response["Content-Type"] == "image/png"
+    assert response["Content-Length"] == str(len(DATA))
+    assert response["Accept-Ranges"] == "bytes"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["ETag"].startswith('"')
+
+
+def test_range_gives_206(stored: str, client: Client) -> None:
+    """A Range request gets the bytes asked for, with Content-Range."""
+    response: Any = client.get("/media-proxy/profile_images/face%201.png", HTTP_RANGE="bytes=0-9")
+    assert response.status_code == 206
+    assert b"".join(response.streaming_content) == DATA[:10]
+    assert response["Content-Range"] == f"bytes 0-9/{len(DATA)}"
+
+
+def test_conditional_get_gives_304(stored: str, client: Client) -> None:
+    """If-None-Match with the current ETag answers 304 with the ETag and no body."""
+    etag = client.head("/media-proxy/profile_images/face%201.png")["ETag"]
+    response = client.get("/media-proxy/profile_images/face%201.png", HTTP_IF_NONE_MATCH=etag)
+    assert response.status_code == 304
+    assert response["ETag"] == etag
+    assert response.content == b""
+
+
+def test_head_has_headers_and_no_body(stored: str, client: Client) -> None:
+    """HEAD answers with the object's headers and no body."""
+    response = client.head("/media-proxy/profile_images/face%201.png")
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(DATA))
+    assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("missing.png", 404), ("a/%2e%2e/b", 404), ("a//b", 404), ("%00", 404)],
+)
+def test_errors_are_short_and_plain(
+    r2_storage: R2Storage, client: Client, path: str, status: int
+) -> None:
+    """Missing and invalid keys answer 404 with a plain body that names nothing inside."""
+    response = client.get(f"/media-proxy/{path}")
+    assert response.status_code == status
+    assert response.content == b"Not Found\n"
+    assert r2_storage.store.config.bucket.encode() not in response.content
+
+
+def test_post_is_not_allowed(stored: str, client: Client) -> None:
+    """Other methods get 405 with Allow."""
+    response = client.post("/media-proxy/profile_images/face%201.png")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+
+
+def test_closing_the_response_releases_the_object(
+    stored: str, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing a response that was never read closes the R2 body (no leaked connection)."""
+    closed: list[str] = []
+    original = ObjectReader.close
+
+    def spy(self: ObjectReader) -> None:
+        closed.append(self.name)
+        original(self)
+
+    monkeypatch.setattr(ObjectReader, "close", spy)
+    response: Any = client.get("/media-proxy/profile_images/face%201.png")
+    assert closed == []
+    response.close()
+    assert closed == [stored]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_asgi_streams_through_an_async_iterator(
+    stored: str, async_client: AsyncClient
+) -> None:
+    """Under ASGI the body is an async iterator: Django does not buffer it in a list."""
+    response: Any = await async_client.get("/media-proxy/profile_images/face%201.png")
+    assert response.status_code == 200
+    assert response.is_async
+    chunks = [chunk async for chunk in response.streaming_content]
+    assert b"".join(chunks) == DATA
