@@ -26,6 +26,16 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+@nox.parametrize("django", ["4.2", "5.2"])
+def tests_django(session: nox.Session, django: str) -> None:
+    """The Django adapter's tests over the Django versions users run (LTS releases; 5.2 is
+    also the newest that supports this Python)."""
+    install(session, "test")
+    session.install(f"django~={django}.0")
+    session.run("pytest", "tests/django_tests", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))

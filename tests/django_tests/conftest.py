@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import django
 import pytest
 from django.core.files.storage import storages
 
@@ -31,6 +32,11 @@ def r2_storage(settings: Any, config: R2Config) -> R2Storage:
         "default": {"BACKEND": "r2store.django.R2Storage", "OPTIONS": r2_options(config)},
         "staticfiles": STATICFILES,
     }
+    if django.VERSION < (5, 0):
+        # Django 4.2 only: overriding STORAGES in a test goes through its
+        # DEFAULT_FILE_STORAGE shim, which drops OPTIONS. Put the storage the
+        # setting describes in place by hand.
+        storages._storages["default"] = R2Storage(**r2_options(config))
     storage = storages["default"]
     assert isinstance(storage, R2Storage)
     return storage

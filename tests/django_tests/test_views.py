@@ -79,6 +79,8 @@ def test_post_is_not_allowed(stored: str, client: Client) -> None:
     assert response["Allow"] == "GET, HEAD"
 
 
+# django_db: closing a response fires request_finished, which touches connections.
+@pytest.mark.django_db
 def test_closing_the_response_releases_the_object(
     stored: str, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
