@@ -6,9 +6,10 @@ a :class:`ProxyResponse`: status, headers and, for a body, an open
 :class:`~r2store.objects.ObjectReader` to stream. The WSGI, ASGI and Django
 adapters only translate to and from this.
 
-One GetObject per GET: the Range and the conditions travel with it, and R2's
-answer is checked again here so that what the client receives never depends
-on how faithfully the upstream implemented RFC 9110.
+One GetObject per GET: the Range and the conditions R2 cannot get wrong
+travel with it (see :func:`_upstream_conditions`), and R2's answer is checked
+again here so that what the client receives never depends on how faithfully
+the upstream implemented RFC 9110.
 """
 
 from __future__ import annotations
@@ -143,10 +144,7 @@ class MediaProxy:
             reader = self.store.open(
                 key,
                 range=byte_range.header() if byte_range else None,
-                if_match=headers.get("if-match") or None,
-                if_none_match=headers.get("if-none-match") or None,
-                if_modified_since=_date(headers, "if-modified-since"),
-                if_unmodified_since=_date(headers, "if-unmodified-since"),
+                **_upstream_conditions(headers),
             )
         except NotModifiedError as exc:
             validators = ObjectStat(
@@ -229,6 +227,33 @@ def _plain(status: int, text: str, extra: Iterable[tuple[str, str]] = ()) -> Pro
         *extra,
     ]
     return ProxyResponse(status, headers, body)
+
+
+def _upstream_conditions(headers: Mapping[str, str]) -> dict[str, Any]:
+    """The conditions to send with the GetObject: only those whose upstream answer is final.
+
+    A 200 from R2 is checked again here, but an upstream 304 or 412 goes to the
+    client as it is, so a condition goes upstream only where no S3-compatible
+    server can answer it differently from RFC 9110:
+
+    - ``If-Match`` and ``If-Unmodified-Since`` never do. moto compares
+      ``If-Match`` as a plain string (``*`` and lists get 412) and applies
+      ``If-Unmodified-Since`` although a matching ``If-Match`` overrides it
+      (§13.1.4). They are checked here on the answer; a failure costs only
+      the started body and its connection. While either is present nothing
+      else goes upstream, as they are checked before any 304 (§13.2.2).
+    - ``If-None-Match`` goes as it is: a 304 means a tag matched, and a missed
+      match (a list, ``W/``, ``*``) is corrected here.
+    - ``If-Modified-Since`` goes only without ``If-None-Match``, which overrides
+      it (§13.1.3); moto answers 304 to a non-matching ``If-None-Match`` when
+      ``If-Modified-Since`` holds.
+    """
+    if headers.get("if-match", "").strip() or headers.get("if-unmodified-since", "").strip():
+        return {}
+    if_none_match = headers.get("if-none-match", "").strip()
+    if if_none_match:
+        return {"if_none_match": if_none_match}
+    return {"if_modified_since": _date(headers, "if-modified-since")}
 
 
 def _date(headers: Mapping[str, str], name: str) -> Any:

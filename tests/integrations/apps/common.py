@@ -1,0 +1,98 @@
+"""The stores and hooks both test apps serve, configured from environment variables.
+
+The integration fixtures set ``R2_*`` for the test bucket (``R2_LOCATION=media``)
+and the ``R2STORE_TEST_*`` variables read here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+from botocore.config import Config
+
+from r2store import R2Config, R2Store
+from tests.integrations.helpers import CACHE_CONTROL, FAKE_CHUNK_SIZE
+
+__all__ = [
+    "CACHE_CONTROL",
+    "FAKE_CHUNK_SIZE",
+    "allowed_by_header",
+    "closed",
+    "fake",
+    "main",
+    "signed",
+    "stalled",
+]
+
+# One attempt: the failure tests want the proxy's answer, not botocore's retries.
+_ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+_config = R2Config.from_env(dict(os.environ))
+
+#: The test bucket, keys under ``media/``.
+main = R2Store(_config)
+#: The same bucket behind signed proxy URLs at ``/signed-proxy/``.
+signed = R2Store(
+    attrs.evolve(
+        _config,
+        proxy_signing_key=os.environ["R2STORE_TEST_SIGNING_KEY"],
+        proxy_path="/signed-proxy/",
+    )
+)
+#: An endpoint nothing listens on.
+closed = R2Store(
+    attrs.evolve(
+        _config,
+        endpoint_url=os.environ["R2STORE_TEST_CLOSED_ENDPOINT"],
+        connect_timeout=2.0,
+        client_config=_ONE_ATTEMPT,
+    )
+)
+#: An endpoint that accepts connections and never answers.
+stalled = R2Store(
+    attrs.evolve(
+        _config,
+        endpoint_url=os.environ["R2STORE_TEST_STALLED_ENDPOINT"],
+        read_timeout=0.5,
+        client_config=_ONE_ATTEMPT,
+    )
+)
+#: The misbehaving fake S3 (see ``tests/integrations/upstreams.py``).
+fake = R2Store(
+    attrs.evolve(
+        _config,
+        endpoint_url=os.environ["R2STORE_TEST_FAKE_ENDPOINT"],
+        read_timeout=10.0,
+        client_config=_ONE_ATTEMPT,
+    )
+)
+
+
+def _log_operations(store: R2Store, path: str) -> None:
+    """Append ``METHOD /bucket/key`` to *path* for every HTTP request the store's client sends.
+
+    ``before-send`` fires once per attempt, just before the request goes on the
+    wire, so the file counts what the S3 server receives.
+    """
+    lock = threading.Lock()
+    log_path = Path(path)
+
+    def record(request: Any, **kwargs: Any) -> None:
+        line = f"{request.method} {urlsplit(request.url).path}\n"
+        with lock, log_path.open("a", encoding="utf-8") as log:
+            log.write(line)
+
+    store.client.meta.events.register("before-send.s3", record)
+
+
+_log_operations(main, os.environ["R2STORE_TEST_OPERATION_LOG"])
+
+
+def allowed_by_header(headers: dict[str, str], key: str) -> bool:
+    """The authorize hooks' rule: ``X-Test-Allow: yes`` and a key outside ``private/``."""
+    return headers.get("x-test-allow") == "yes" and not key.startswith("private/")
