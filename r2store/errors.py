@@ -108,7 +108,14 @@ class NotModifiedError(R2StoreError):
 
 
 class RangeNotSatisfiableError(R2StoreError):
-    """A requested byte range lies outside the object (416)."""
+    """A requested byte range lies outside the object (416).
+
+    ``size`` is the object's size when the error response said it, else None.
+    """
+
+    def __init__(self, message: str, *, size: int | None = None) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 class UpstreamError(R2StoreError, OSError):
@@ -166,7 +173,10 @@ def map_error(exc: Exception, *, key: str | None = None, creating: bool = False)
                 cache_control=sent.get("cache-control"),
             )
         if code == "InvalidRange" or status == 416:
-            return RangeNotSatisfiableError(f"range not satisfiable{about}")
+            actual = str(error.get("ActualObjectSize", ""))
+            return RangeNotSatisfiableError(
+                f"range not satisfiable{about}", size=int(actual) if actual.isdigit() else None
+            )
         return UpstreamError(f"R2 request failed{about}: {code or 'HTTP'} {status or ''}".rstrip())
     name = type(exc).__name__
     if name == "ParamValidationError":

@@ -57,6 +57,10 @@ def _lower_types(types: Iterable[str]) -> frozenset[str]:
     return frozenset(t.lower() for t in types)
 
 
+# What S3-compatible stores record for uploads that named no type.
+_UNKNOWN_TYPES = frozenset({"binary/octet-stream"})
+
+
 @attrs.define
 class ProxyResponse:
     """What to send: status, headers, and an open body to stream (then close) or bytes."""
@@ -155,8 +159,9 @@ class MediaProxy:
                 cache_control=exc.cache_control,
             )
             return self._conditional(304, validators)
-        except RangeNotSatisfiableError:
-            size = self.store.stat(key).size
+        except RangeNotSatisfiableError as exc:
+            # S3 says the size in its error; otherwise it costs a HEAD.
+            size = exc.size if exc.size is not None else self.store.stat(key).size
             return _plain(416, "Range Not Satisfiable", [("Content-Range", f"bytes */{size}")])
         stat = reader.stat
         status = _http.evaluate_preconditions("GET", headers, stat.etag, stat.last_modified)
@@ -176,7 +181,9 @@ class MediaProxy:
         return ProxyResponse(206, headers_out, reader)
 
     def _headers(self, stat: ObjectStat, key: str, length: int) -> list[tuple[str, str]]:
-        content_type = stat.content_type or _http.guess_type(key)
+        content_type = stat.content_type
+        if not content_type or content_type in _UNKNOWN_TYPES:
+            content_type = _http.guess_type(key)
         disposition = stat.content_disposition
         if _http.is_scriptable(content_type) and content_type.split(";")[0].strip().lower() not in (
             self.allow_types

@@ -164,3 +164,18 @@ def test_import_loads_no_boto3_and_no_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_range_errors_carry_the_size_s3_reports() -> None:
+    """A 416 keeps S3's ActualObjectSize, so no HEAD is needed to answer it."""
+    error = ClientError(
+        {
+            "Error": {"Code": "InvalidRange", "ActualObjectSize": "100"},
+            "ResponseMetadata": {"HTTPStatusCode": 416},
+        },
+        "GetObject",
+    )
+    mapped = map_error(error)
+    assert isinstance(mapped, RangeNotSatisfiableError)
+    assert mapped.size == 100
+    assert map_error(client_error("InvalidRange", 416)).size is None  # type: ignore[attr-defined]

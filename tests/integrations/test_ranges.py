@@ -156,3 +156,15 @@ def test_if_range_with_a_stale_validator_gets_the_whole_object(
     assert response.status_code == 200
     assert response.content == DATA
     assert "content-range" not in response.headers
+
+
+def test_a_416_costs_one_request(
+    server: Server, proxy_url_base: str, client: httpx.Client, seeded_bucket: Bucket
+) -> None:
+    """The object's size for a 416 comes from S3's error answer: no extra HeadObject."""
+    before = len(server.operations())
+
+    response = client.get(proxy_url_base + "data.bin", headers={"Range": "bytes=500-"})
+
+    assert response.status_code == 416
+    assert server.operations()[before:] == [f"GET /{seeded_bucket.name}/{LOCATION}/data.bin"]

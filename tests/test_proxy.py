@@ -1,0 +1,49 @@
+"""MediaProxy.handle, the framework-free core, called directly (servers: tests/integrations)."""
+
+from __future__ import annotations
+
+from r2store import R2Store
+from r2store.proxy import MediaProxy
+
+
+def test_untyped_uploads_get_a_guessed_type(store: R2Store) -> None:
+    """An object stored without a type (S3 records binary/octet-stream) is served as guessed."""
+    store.client.put_object(Bucket=store.config.bucket, Key="photo.png", Body=b"\x89PNG")
+    response = MediaProxy(store=store).handle("GET", "photo.png", {})
+    response.close()
+    assert response.status == 200
+    assert ("Content-Type", "image/png") in response.headers
+
+
+def test_script_types_are_never_served_as_script(store: R2Store) -> None:
+    """A JavaScript upload is an attachment with a non-script type, so <script src> refuses it."""
+    store.save("evil.js", b"alert(1)", content_type="text/javascript")
+    response = MediaProxy(store=store).handle("GET", "evil.js", {})
+    response.close()
+    headers = dict(response.headers)
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["Content-Disposition"].startswith("attachment")
+
+
+def test_allow_listed_types_are_inline(store: R2Store) -> None:
+    """An allow-listed scriptable type keeps its type and is not forced to download."""
+    store.save("logo.svg", b"<svg/>", content_type="image/svg+xml")
+    proxy = MediaProxy(store=store, allow_types={"IMAGE/SVG+XML"})
+    response = proxy.handle("GET", "logo.svg", {})
+    response.close()
+    headers = dict(response.headers)
+    assert headers["Content-Type"] == "image/svg+xml"
+    assert "Content-Disposition" not in headers
+
+
+def test_the_authorize_hook_sees_request_and_key(store: R2Store) -> None:
+    """authorize(request, key) decides; False is 403 before anything is read."""
+    seen: list[tuple[object, str]] = []
+
+    def authorize(request: object, key: str) -> bool:
+        seen.append((request, key))
+        return not key.startswith("private/")
+
+    proxy = MediaProxy(store=store, authorize=authorize)
+    assert proxy.handle("GET", "private/x.png", {}, request="req").status == 403
+    assert seen == [("req", "private/x.png")]
