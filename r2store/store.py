@@ -22,7 +22,7 @@ from .objects import ObjectReader, ObjectStat
 from .urls import URLBuilder
 from .writer import ObjectWriter
 
-__all__ = ["Content", "R2Store"]
+__all__ = ["Content", "R2Store", "part_size_for"]
 
 logger = logging.getLogger("r2store")
 
@@ -363,10 +363,7 @@ class R2Store:
         CompleteMultipartUpload, which is what makes a large create atomic.
         """
         config = self.config
-        part_size = config.multipart_chunksize
-        if size is not None:
-            while math.ceil(size / part_size) > _MAX_PARTS:
-                part_size *= 2
+        part_size = part_size_for(size, config.multipart_chunksize)
         if not overwrite and self.exists(key):
             # Not the guarantee (CompleteMultipartUpload's If-None-Match is), but
             # it saves uploading gigabytes only to be refused at the end.
@@ -455,6 +452,16 @@ class R2Store:
             )
         except Exception as exc:
             raise map_error(exc, key=source) from exc
+
+
+def part_size_for(size: int | None, chunksize: int) -> int:
+    """The part size a multipart upload of *size* bytes uses: *chunksize*, doubled
+    until the upload fits R2's 10,000 parts (unknown sizes keep *chunksize*)."""
+    part_size = chunksize
+    if size is not None:
+        while math.ceil(size / part_size) > _MAX_PARTS:
+            part_size *= 2
+    return part_size
 
 
 def _make_client(config: R2Config) -> Any:

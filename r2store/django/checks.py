@@ -49,7 +49,8 @@ def check_r2store(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
 def _check_config(config: R2Config) -> list[checks.CheckMessage]:
     found: list[checks.CheckMessage] = []
     host = urlsplit(config.public_url).hostname if config.public_url else None
-    if host and host.endswith(".r2.dev"):
+    # Only when pages link to it: behind the proxy the public URL is not used for pages.
+    if host and host.endswith(".r2.dev") and config.url_mode == "public":
         found.append(
             checks.Warning(
                 f"the public URL uses {host}, an r2.dev domain: Cloudflare rate-limits it "
@@ -66,7 +67,10 @@ def _check_config(config: R2Config) -> list[checks.CheckMessage]:
         match = resolve(probe)
     except Resolver404:
         match = None
-    if match is None or match.url_name != "media-proxy" or match.namespace != "r2store":
+    # By application namespace: the instance namespace is the user's to choose
+    # (include(..., namespace="media")), and an include inside another app's
+    # URLs nests it ("site:r2store").
+    if match is None or match.url_name != "media-proxy" or match.app_names[-1:] != ["r2store"]:
         found.append(
             checks.Error(
                 f"USE_R2_MEDIA_PROXY is on, so image URLs point at {config.proxy_path}, "
@@ -76,8 +80,9 @@ def _check_config(config: R2Config) -> list[checks.CheckMessage]:
                 id="r2store.E002",
             )
         )
+    # Django reads an unset (empty) MEDIA_URL as "/" (the script prefix): not a mismatch.
     media_url = getattr(settings, "MEDIA_URL", "") or ""
-    if media_url and urlsplit(media_url).path != config.proxy_path:
+    if media_url not in ("", "/") and urlsplit(media_url).path != config.proxy_path:
         found.append(
             checks.Warning(
                 f"MEDIA_URL is {media_url!r} but media is served at {config.proxy_path!r} "

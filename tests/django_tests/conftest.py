@@ -25,18 +25,22 @@ def r2_options(config: R2Config, **extra: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def r2_storage(settings: Any, config: R2Config) -> R2Storage:
-    """STORAGES['default'] is R2Storage on the test bucket; returns it."""
+def use_r2(settings: Any, config: R2Config, **extra: Any) -> None:
+    """STORAGES['default'] is R2Storage on the test bucket, with *extra* OPTIONS."""
     settings.STORAGES = {
-        "default": {"BACKEND": "r2store.django.R2Storage", "OPTIONS": r2_options(config)},
+        "default": {"BACKEND": "r2store.django.R2Storage", "OPTIONS": r2_options(config, **extra)},
         "staticfiles": STATICFILES,
     }
     if django.VERSION < (5, 0):
-        # Django 4.2 only: overriding STORAGES in a test goes through its
-        # DEFAULT_FILE_STORAGE shim, which drops OPTIONS. Put the storage the
-        # setting describes in place by hand.
-        storages._storages["default"] = R2Storage(**r2_options(config))
+        # Django 4.2's override of STORAGES goes through its DEFAULT_FILE_STORAGE
+        # shim, which drops OPTIONS; give the handler the setting as written.
+        storages._backends = dict(settings.STORAGES)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def r2_storage(settings: Any, config: R2Config) -> R2Storage:
+    """STORAGES['default'] is R2Storage on the test bucket; returns it."""
+    use_r2(settings, config)
     storage = storages["default"]
     assert isinstance(storage, R2Storage)
     return storage

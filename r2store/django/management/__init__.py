@@ -1,0 +1,37 @@
+"""Management commands (``r2store_check``, ``r2store_sync``, ``r2store_audit``); helpers."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import storages
+from django.core.management.base import CommandError
+
+from ..storage import R2Storage
+
+__all__ = ["default_r2_storage", "format_size"]
+
+
+def default_r2_storage() -> R2Storage:
+    """``STORAGES["default"]``, which must be an :class:`R2Storage`; else a CommandError
+    that says what it is instead."""
+    try:
+        storage = storages["default"]
+    except ImproperlyConfigured as exc:
+        raise CommandError(f"STORAGES['default'] cannot be created: {exc}") from exc
+    if not isinstance(storage, R2Storage):
+        kind = type(storage)
+        raise CommandError(
+            f"STORAGES['default'] is {kind.__module__}.{kind.__qualname__}, "
+            "not r2store.django.R2Storage"
+        )
+    return storage
+
+
+def format_size(size: int) -> str:
+    """*size* bytes for people: ``512 B``, ``1.5 KiB``, ``3.2 GiB``."""
+    amount = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if amount < 1024:
+            return f"{size} B" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} TiB"

@@ -1,0 +1,1 @@
+"""r2store's management commands, one module each."""
