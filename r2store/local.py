@@ -7,6 +7,7 @@ demos: everything it stores lives in memory and is gone when it stops.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -30,6 +31,8 @@ def local_s3(bucket: str = "media", *, port: int = 0) -> Iterator[dict[str, str]
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
+    # The server logs every request through werkzeug: noise in a demo's console.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     environ = {
