@@ -55,3 +55,10 @@ def bench(session: nox.Session) -> None:
     """Run every benchmark; each prints its ratio against its anchor and PASS or FAIL."""
     install(session, "bench")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """The bounded load run: 64 clients for 30 s through gunicorn and uvicorn, on loopback."""
+    install(session, "bench")
+    session.run("python", "benchmarks/bench_proxy_load.py", "--seconds", "30", *session.posargs)
