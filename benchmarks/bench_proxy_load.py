@@ -50,9 +50,8 @@ from _upstream import (  # noqa: E402
 )
 
 BUCKET = "load"
-OBJECTS = {
-    f"thumbs/{i:03d}.jpg": os.urandom(random.Random(i).randint(2_000, 60_000)) for i in range(40)
-}
+# Thumbnail-sized objects, 2 to 60 KB.
+OBJECTS = {f"thumbs/{i:03d}.jpg": os.urandom(2_000 + i * 1_450) for i in range(40)}
 POOL = 32
 RSS_TARGET_MIB = 16.0
 
