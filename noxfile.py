@@ -51,6 +51,17 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation (Sphinx + MyST), warnings as errors, and run its examples."""
+    install(session, "docs", "test")
+    session.run(
+        "python", "-m", "sphinx", "-W", "--keep-going", "-b", "html",
+        "docs", "docs/_build/html", *session.posargs,
+    )  # fmt: skip
+    session.run("pytest", "tests/test_docs.py")
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Run every benchmark; each prints its ratio against its anchor and PASS or FAIL."""
     install(session, "bench")

@@ -123,7 +123,9 @@ class R2Config:
     account_id: str | None = attrs.field(default=None, converter=_strip_or_none)
     #: The bucket's name.
     bucket: str = attrs.field(converter=_strip)
+    #: The access key id of an R2 API token.
     access_key_id: str = attrs.field(converter=_strip, repr=_mask)
+    #: The secret of that R2 API token. Never shown in ``repr``, messages or logs.
     secret_access_key: str = attrs.field(repr=False)
     #: Base URL objects are publicly served from (no trailing slash), or None.
     public_url: str | None = attrs.field(default=None, converter=_base_url)
@@ -145,7 +147,9 @@ class R2Config:
     cache_control: str | None = attrs.field(default=None, converter=_strip_or_none)
     #: Default lifetime of presigned URLs, in seconds (1 s to 7 days).
     url_expires_in: int = 3600
+    #: Seconds to wait for a connection to R2.
     connect_timeout: float = 5.0
+    #: Seconds to wait for R2 to answer or send more data.
     read_timeout: float = 60.0
     #: Connections kept to R2; sized for a proxy serving many requests at once.
     max_pool_connections: int = 32
@@ -186,7 +190,7 @@ class R2Config:
         env_file: str | os.PathLike[str] | None = ".env",
         **overrides: Any,
     ) -> R2Config:
-        """Read the configuration from environment variables (see :data:`ENV_VARS`).
+        """Read the configuration from environment variables (see :data:`~r2store.config.ENV_VARS`).
 
         With *environ* None this is ``os.environ`` over the values of *env_file*
         (read with python-dotenv when installed; the real environment wins).

@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 __all__ = ["local_s3"]
 
@@ -50,9 +50,12 @@ def local_s3(bucket: str = "media", *, port: int = 0) -> Iterator[dict[str, str]
             aws_access_key_id=environ["R2_ACCESS_KEY_ID"],
             aws_secret_access_key=environ["R2_SECRET_ACCESS_KEY"],
         )
-        client.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "auto"}
-        )
+        # moto's servers in one process share their data: a second endpoint
+        # started here already has the bucket.
+        with suppress(client.exceptions.BucketAlreadyOwnedByYou):
+            client.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "auto"}
+            )
         client.close()
         yield environ
     finally:
