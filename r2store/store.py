@@ -64,6 +64,20 @@ class R2Store:
     def __repr__(self) -> str:
         return f"<R2Store bucket={self.config.bucket!r} endpoint={self.config.endpoint!r}>"
 
+    def close(self) -> None:
+        """Close the S3 client's connections. The store stays usable: the next
+        request makes a new client."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> R2Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def __getstate__(self) -> dict[str, Any]:
         # Clients and locks do not pickle; a copy makes its own on first use.
         return {"config": self.config}

@@ -626,3 +626,14 @@ def test_ranged_reader_cannot_seek(store: R2Store) -> None:
         assert f.tell() == 2
         with pytest.raises(io.UnsupportedOperation):
             f.seek(0)
+
+
+def test_close_releases_the_client_and_the_store_stays_usable(store: R2Store) -> None:
+    """close() drops the client; the next request makes a new one."""
+    store.save("c.txt", b"x")
+    first = store.client
+    with store:
+        pass
+    assert store._client is None
+    assert store.read("c.txt") == b"x"
+    assert store.client is not first

@@ -69,10 +69,10 @@ def test_check_passes_and_says_what_it_checked(r2_storage: R2Storage) -> None:
 @pytest.mark.parametrize(
     ("options", "reason"),
     [
-        ({"media_proxy": False}, "presigned (the proxy is off and no public URL is set"),
+        ({"media_proxy": False}, "presigned (USE_R2_MEDIA_PROXY is off and no public URL is set"),
         (
             {"media_proxy": False, "public_url": "https://media.example.com"},
-            "public (the proxy is off and a public URL is set: https://media.example.com)",
+            "public (USE_R2_MEDIA_PROXY is off and a public URL is set: https://media.example.com)",
         ),
     ],
 )

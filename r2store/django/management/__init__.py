@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 
 from ..storage import R2Storage
 
-__all__ = ["default_r2_storage", "format_size"]
+__all__ = ["default_r2_storage"]
 
 
 def default_r2_storage() -> R2Storage:
@@ -25,13 +25,3 @@ def default_r2_storage() -> R2Storage:
             "not r2store.django.R2Storage"
         )
     return storage
-
-
-def format_size(size: int) -> str:
-    """*size* bytes for people: ``512 B``, ``1.5 KiB``, ``3.2 GiB``."""
-    amount = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if amount < 1024:
-            return f"{size} B" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return f"{amount:.1f} TiB"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.core import checks
@@ -10,14 +9,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError
 
-from ....config import R2Config
-from ....errors import ConfigError, R2StoreError
+from ....diagnostics import ProbeError, probe_bucket, url_mode_reason
+from ....errors import ConfigError
 from ....store import R2Store
 from ...checks import check_r2store
 from .. import default_r2_storage
-
-#: The probe's content: small, and recognisable if a failed run leaves it behind.
-_PROBE = b"r2store_check probe: safe to delete\n"
 
 
 class Command(BaseCommand):
@@ -41,7 +37,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  bucket:   {config.bucket}")
         if config.location:
             self.stdout.write(f"  location: {config.location}/")
-        self.stdout.write(f"  URL mode: {config.url_mode} ({_url_mode_reason(config)})")
+        self.stdout.write(f"  URL mode: {config.url_mode} ({url_mode_reason(config)})")
         self._system_checks()
         self._try_bucket(storage.store)
         self.stdout.write(self.style.SUCCESS("All is well."))
@@ -75,43 +71,10 @@ class Command(BaseCommand):
             raise CommandError(f"{len(errors)} system check error(s), listed above")
 
     def _try_bucket(self, store: R2Store) -> None:
-        """List one key, then write, read back and delete a probe under a fresh key."""
+        """Probe the bucket: list, then write, read back and delete a probe object."""
         try:
-            next(iter(store.list(page_size=1)), None)
-        except R2StoreError as exc:
-            raise CommandError(f"could not list the bucket: {exc}") from exc
+            key = probe_bucket(store)
+        except ProbeError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write("Bucket: listed")
-        key = f"r2store-check-{uuid.uuid4().hex}.txt"
-        try:
-            store.save(key, _PROBE, content_type="text/plain")
-        except R2StoreError as exc:
-            raise CommandError(f"could not write the probe object {key!r}: {exc}") from exc
-        failure: CommandError | None = None
-        try:
-            if store.read(key) != _PROBE:
-                failure = CommandError(f"the probe {key!r} read back is not what was written")
-        except R2StoreError as exc:
-            failure = CommandError(f"could not read back the probe {key!r}: {exc}")
-        try:
-            store.delete(key)
-        except R2StoreError as exc:
-            # An earlier failure is the one to fix first; this one may follow from it.
-            failure = failure or CommandError(f"could not delete the probe {key!r}: {exc}")
-        if failure is not None:
-            raise failure
         self.stdout.write(f"Probe object: written, read back and deleted ({key})")
-
-
-def _url_mode_reason(config: R2Config) -> str:
-    """Why :attr:`R2Config.url_mode` is what it is, in the settings' own words."""
-    if config.url_mode == "proxy":
-        signed = ", signed" if config.proxy_signing_key else ""
-        return (
-            f"USE_R2_MEDIA_PROXY is on: media URLs point at this app's {config.proxy_path}{signed}"
-        )
-    if config.url_mode == "public":
-        return f"the proxy is off and a public URL is set: {config.public_url}"
-    return (
-        "the proxy is off and no public URL is set: URLs are presigned by R2 and "
-        f"expire after {config.url_expires_in} s"
-    )

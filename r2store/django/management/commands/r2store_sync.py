@@ -9,9 +9,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from ....diagnostics import format_size
 from ....errors import R2StoreError
 from ....sync import SyncReport, sync_directory
-from .. import default_r2_storage, format_size
+from .. import default_r2_storage
 
 
 def _positive(value: str) -> int:

@@ -1,0 +1,618 @@
+"""The ``r2store`` command, in-process through ``main()`` and as a real subprocess.
+
+Both talk to the moto S3 server from conftest; nothing is mocked but the failures
+that moto cannot produce (access denied, a connection dropped mid-download, Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import signal
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+import httpx
+import pytest
+
+from r2store import R2Store
+from r2store.cli import main
+from r2store.errors import AccessDeniedError, UpstreamError
+from r2store.objects import ObjectReader
+
+from .conftest import SECRET_ACCESS_KEY, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+#: How long any one subprocess may take; generous, as machines here are shared.
+DEADLINE = 60
+
+
+@attrs.frozen
+class Result:
+    """What a command did: its exit status and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> Run:
+    """Run ``r2store ARGS...`` in-process, configured for the test bucket, in an empty folder."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # An empty working directory: no stray .env file is read.
+    monkeypatch.chdir(tmp_path)
+
+    def run(*argv: str) -> Result:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run
+
+
+def subprocess_env(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment (already free of AWS and R2 settings) plus *env*."""
+    return {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+
+
+def run_process(
+    env: dict[str, str], *argv: str, cwd: Path, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``python -m r2store ARGS...`` as a real process."""
+    return subprocess.run(
+        [sys.executable, "-m", "r2store", *argv],
+        env=subprocess_env(env),
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+
+
+def write_tree(root: Path, files: dict[str, bytes]) -> Path:
+    """Create *files* (relative path -> content) under *root*; return *root*."""
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return root
+
+
+def keys(store: R2Store, prefix: str = "") -> list[str]:
+    """Every key in the bucket under *prefix*."""
+    return [item.key for item in store.list(prefix)]
+
+
+# -- check -----------------------------------------------------------------------
+
+
+def test_check_passes_on_a_working_bucket(cli: Run, env: dict[str, str]) -> None:
+    """check shows endpoint, bucket and URL mode with its reason, and exits 0."""
+    result = cli("check")
+    assert result.code == 0, result.err
+    assert f"endpoint:      {env['R2_ENDPOINT_URL']}" in result.out
+    assert f"bucket:        {env['R2_BUCKET_NAME']}" in result.out
+    assert "proxy: USE_R2_MEDIA_PROXY is on" in result.out
+    assert "All is well." in result.out
+
+
+def test_check_leaves_no_probe_behind(cli: Run, store: R2Store) -> None:
+    """check writes, reads back and deletes its probe: the bucket ends as it began."""
+    store.save("kept.txt", b"kept")
+    result = cli("check")
+    assert "written, read back and deleted" in result.out
+    assert keys(store) == ["kept.txt"]
+
+
+def test_check_lists_every_configuration_problem(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """check names every bad variable at once, and exits 2."""
+    monkeypatch.delenv("R2_BUCKET_NAME")
+    monkeypatch.delenv("R2_ACCESS_KEY_ID")
+    monkeypatch.setenv("R2_URL_EXPIRES_IN", "forever")
+    result = cli("check")
+    assert result.code == 2
+    for variable in ("R2_BUCKET_NAME", "R2_ACCESS_KEY_ID", "R2_URL_EXPIRES_IN"):
+        assert f"  - {variable}: " in result.err
+    assert result.err.splitlines()[-1].startswith("r2store: error: the configuration has 3")
+
+
+def test_check_explains_the_public_url_mode(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the proxy off and a public domain, check says public, and why."""
+    monkeypatch.setenv("USE_R2_MEDIA_PROXY", "false")
+    monkeypatch.setenv("R2_PUBLIC_DOMAIN", "media.example.com")
+    result = cli("check")
+    assert "URL mode:      public: USE_R2_MEDIA_PROXY is off" in result.out
+    assert "https://media.example.com" in result.out
+
+
+def test_check_warns_about_r2_dev_domains(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An r2.dev public domain is a warning (rate-limited, not for production), not a failure."""
+    monkeypatch.setenv("USE_R2_MEDIA_PROXY", "false")
+    monkeypatch.setenv("R2_PUBLIC_DOMAIN", "pub-0123456789abcdef.r2.dev")
+    result = cli("check")
+    assert result.code == 0
+    assert "warning: the public URL uses pub-0123456789abcdef.r2.dev" in result.err
+    assert "not for production" in result.err
+    assert "with 1 warning(s)" in result.out
+
+
+def test_check_strict_fails_on_warnings(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """check --strict exits 1 when there is a warning."""
+    monkeypatch.setenv("R2_PUBLIC_DOMAIN", "pub-0123456789abcdef.r2.dev")
+    assert cli("check", "--strict").code == 1
+
+
+def test_check_fails_when_the_bucket_does_not_exist(
+    cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bucket that is not there fails the check with exit status 1."""
+    monkeypatch.setenv("R2_BUCKET_NAME", "no-such-bucket-here")
+    result = cli("check")
+    assert result.code == 1
+    assert "r2store: error: could not list the bucket" in result.err
+
+
+# -- ls, stat, url, presign ------------------------------------------------------------
+
+
+def test_ls_lists_keys_under_a_prefix(cli: Run, store: R2Store) -> None:
+    """ls PREFIX prints the keys under it, one a line, in key order."""
+    for key in ("photos/b.jpg", "photos/a.jpg", "docs/c.pdf"):
+        store.save(key, b"x")
+    result = cli("ls", "photos/")
+    assert result.code == 0
+    assert result.out.splitlines() == ["photos/a.jpg", "photos/b.jpg"]
+
+
+def test_ls_long_shows_time_and_size(cli: Run, store: R2Store) -> None:
+    """ls --long adds the last-modified time and the size before each key."""
+    store.save("a.txt", b"12345")
+    (line,) = cli("ls", "--long").out.splitlines()
+    date, time_of_day, size, key = line.split()
+    assert (size, key) == ("5", "a.txt")
+    assert len(date) == 10
+    assert len(time_of_day) == 8
+
+
+def test_stat_shows_metadata(cli: Run, store: R2Store) -> None:
+    """stat prints size, type and the object's own headers."""
+    store.save("a.txt", b"hello", content_type="text/plain", cache_control="max-age=60")
+    result = cli("stat", "a.txt")
+    assert result.code == 0
+    assert "size:" in result.out
+    assert "5 (5 B)" in result.out
+    assert "content type:        text/plain" in result.out
+    assert "cache control:       max-age=60" in result.out
+
+
+def test_url_prints_the_url_for_the_mode(cli: Run) -> None:
+    """url prints the proxy URL in proxy mode (no request made)."""
+    result = cli("url", "photos/a b.jpg")
+    assert result.out == "/media-proxy/photos/a%20b.jpg\n"
+
+
+def test_a_presigned_put_url_accepts_an_upload(cli: Run, store: R2Store) -> None:
+    """presign --method PUT --content-type gives a URL a browser can upload to."""
+    result = cli("presign", "up.txt", "--method", "put", "--content-type", "text/plain")
+    assert result.code == 0
+    url = result.out.strip()
+    response = httpx.put(url, content=b"uploaded", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 200
+    assert store.read("up.txt") == b"uploaded"
+
+
+def test_presign_refuses_expiry_over_seven_days(cli: Run) -> None:
+    """presign --expires beyond 7 days is a usage error (exit status 2)."""
+    result = cli("presign", "a.txt", "--expires", "604801")
+    assert result.code == 2
+    assert "at most 604800" in result.err
+
+
+# -- put, get, rm --------------------------------------------------------------------
+
+
+def test_put_uploads_a_file(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """put FILE KEY stores the file's bytes under KEY."""
+    (tmp_path / "a.bin").write_bytes(b"\x00\x01 data")
+    result = cli("put", "a.bin", "files/a.bin")
+    assert result.code == 0
+    assert store.read("files/a.bin") == b"\x00\x01 data"
+
+
+def test_put_refuses_to_overwrite(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """put on an existing key fails (exit 1), says how to overwrite, and changes nothing."""
+    store.save("a.txt", b"old")
+    (tmp_path / "a.txt").write_bytes(b"new")
+    result = cli("put", "a.txt", "a.txt")
+    assert result.code == 1
+    assert result.err == (
+        "r2store: error: an object already exists for key 'a.txt'; pass --overwrite to replace it\n"
+    )
+    assert store.read("a.txt") == b"old"
+
+
+def test_put_overwrite_replaces(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """put --overwrite replaces an existing object."""
+    store.save("a.txt", b"old")
+    (tmp_path / "a.txt").write_bytes(b"new")
+    assert cli("put", "a.txt", "a.txt", "--overwrite").code == 0
+    assert store.read("a.txt") == b"new"
+
+
+def test_put_sets_the_content_type(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """put --content-type stores that type instead of the guessed one."""
+    (tmp_path / "data").write_bytes(b"{}")
+    cli("put", "data", "data", "--content-type", "application/json")
+    assert store.stat("data").content_type == "application/json"
+
+
+def test_put_of_a_missing_file_fails_in_one_line(cli: Run) -> None:
+    """put of a local file that does not exist exits 1 with one error line."""
+    result = cli("put", "nope.txt", "a.txt")
+    assert result.code == 1
+    assert result.err == "r2store: error: cannot read 'nope.txt': No such file or directory\n"
+
+
+def test_get_writes_the_file(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """get KEY FILE writes the object's bytes to FILE."""
+    store.save("dir/a.bin", b"content")
+    assert cli("get", "dir/a.bin", "out.bin").code == 0
+    assert (tmp_path / "out.bin").read_bytes() == b"content"
+
+
+def test_get_defaults_to_the_key_name(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """get KEY without FILE writes to the key's last segment in the current directory."""
+    store.save("dir/a.bin", b"content")
+    cli("get", "dir/a.bin")
+    assert (tmp_path / "a.bin").read_bytes() == b"content"
+
+
+def test_get_gives_the_file_the_usual_mode(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """The downloaded file gets the mode a new file gets (the umask's), not the temp file's."""
+    store.save("a.txt", b"x")
+    cli("get", "a.txt", "a.txt")
+    (tmp_path / "plain.txt").write_bytes(b"x")
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == stat.S_IMODE(
+        (tmp_path / "plain.txt").stat().st_mode
+    )
+
+
+def test_get_of_a_missing_key_writes_nothing(cli: Run, tmp_path: Path) -> None:
+    """get of a missing key exits 1 and leaves the folder empty."""
+    result = cli("get", "nope.txt")
+    assert result.code == 1
+    assert result.err == "r2store: error: no object for key 'nope.txt'\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_download_leaves_the_old_file(
+    cli: Run, store: R2Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download that breaks midway leaves the existing file whole and no temporary file."""
+    store.save("a.txt", b"new content")
+    (tmp_path / "a.txt").write_bytes(b"old content")
+
+    def broken(self: ObjectReader, chunk_size: int = 0) -> Iterator[bytes]:
+        yield b"new"
+        raise UpstreamError("could not talk to R2 for key 'a.txt' (ReadTimeoutError)")
+
+    monkeypatch.setattr(ObjectReader, "iter_chunks", broken)
+    result = cli("get", "a.txt", "a.txt")
+    assert result.code == 1
+    assert (tmp_path / "a.txt").read_bytes() == b"old content"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_rm_deletes_every_key_given(cli: Run, store: R2Store) -> None:
+    """rm KEY KEY deletes both objects and keeps the others."""
+    for key in ("a", "b", "c"):
+        store.save(key, b"x")
+    assert cli("rm", "a", "b").code == 0
+    assert keys(store) == ["c"]
+
+
+# -- errors and exit statuses ---------------------------------------------------------
+
+
+def test_an_invalid_key_is_a_usage_error(cli: Run) -> None:
+    """A key the key rules refuse exits 2 with one line naming it."""
+    result = cli("stat", "../etc/passwd")
+    assert result.code == 2
+    assert result.err.startswith("r2store: error: ")
+    assert "'../etc/passwd'" in result.err
+
+
+def test_a_bad_configuration_is_one_line_naming_each_variable(
+    cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside check, a bad configuration is one line listing every problem; exit 2."""
+    monkeypatch.delenv("R2_BUCKET_NAME")
+    monkeypatch.setenv("R2_REGION_NAME", "Not A Region")
+    result = cli("ls")
+    assert result.code == 2
+    (line,) = result.err.splitlines()
+    assert "R2_BUCKET_NAME: missing" in line
+    assert "R2_REGION_NAME: " in line
+
+
+def test_access_denied_is_one_line(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """R2 refusing the token exits 1 with one line (moto cannot refuse, so it is simulated)."""
+
+    def denied(self: R2Store, prefix: str = "", *, page_size: int = 1000) -> Iterator[Any]:
+        raise AccessDeniedError("R2 denied access (AccessDenied)")
+
+    monkeypatch.setattr(R2Store, "list", denied)
+    result = cli("ls")
+    assert result.code == 1
+    assert result.err == "r2store: error: R2 denied access (AccessDenied)\n"
+
+
+def test_verbose_shows_the_traceback(cli: Run) -> None:
+    """-v adds the traceback before the error line."""
+    result = cli("-v", "stat", "nope.txt")
+    assert result.code == 1
+    assert "Traceback (most recent call last)" in result.err
+    assert result.err.splitlines()[-1] == "r2store: error: no object for key 'nope.txt'"
+
+
+def test_verbose_is_accepted_after_the_command(cli: Run) -> None:
+    """`r2store stat KEY -v` means the same as `r2store -v stat KEY`."""
+    assert "Traceback" in cli("stat", "nope.txt", "-v").err
+
+
+def test_ctrl_c_exits_130(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interrupted command says so in one line and exits 130."""
+
+    def interrupted(self: R2Store, prefix: str = "", *, page_size: int = 1000) -> Iterator[Any]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(R2Store, "list", interrupted)
+    result = cli("ls")
+    assert (result.code, result.err) == (130, "r2store: interrupted\n")
+
+
+def test_usage_errors_exit_2(cli: Run) -> None:
+    """An unknown command is a usage error: exit status 2."""
+    assert cli("frobnicate").code == 2
+
+
+def test_help_exits_0_and_documents_exit_statuses(cli: Run) -> None:
+    """--help exits 0 and states the exit status policy."""
+    result = cli("--help")
+    assert result.code == 0
+    assert "exit status: 0 ok; 1 the operation failed" in result.out
+
+
+def test_the_env_file_is_read(
+    cli: Run, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With no variables in the environment, .env in the current directory configures it."""
+    pytest.importorskip("dotenv")
+    for name in env:
+        monkeypatch.delenv(name)
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    assert cli("ls").code == 0
+
+
+def test_a_missing_env_file_option_is_a_usage_error(cli: Run) -> None:
+    """--env-file naming no file exits 2 rather than silently reading nothing."""
+    result = cli("--env-file", "missing.env", "ls")
+    assert (result.code, result.err) == (
+        2,
+        "r2store: error: --env-file: no such file: 'missing.env'\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "extra_env"),
+    [
+        (["check"], {}),
+        (["-vv", "check"], {}),
+        (["-vv", "stat", "nope.txt"], {}),
+        (["-vv", "ls"], {}),
+        (["presign", "a.txt", "--method", "PUT"], {}),
+        (["check"], {"R2_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY + " with spaces"}),
+        (["-v", "ls"], {"R2_BUCKET_NAME": "no-such-bucket-here"}),
+    ],
+)
+def test_the_secret_is_never_printed(
+    cli: Run, monkeypatch: pytest.MonkeyPatch, argv: list[str], extra_env: dict[str, str]
+) -> None:
+    """No command prints the secret access key, however it ends and however verbose."""
+    for name, value in extra_env.items():
+        monkeypatch.setenv(name, value)
+    result = cli(*argv)
+    assert result.out or result.err
+    assert SECRET_ACCESS_KEY not in result.out + result.err
+
+
+# -- sync ------------------------------------------------------------------------------
+
+
+def test_sync_uploads_then_skips_on_a_second_run(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """sync uploads every file; run again, it skips them all."""
+    media = write_tree(tmp_path / "media", {"a.txt": b"a", "sub/b.txt": b"bb"})
+    first = cli("sync", str(media), "site")
+    assert first.code == 0
+    assert "Uploaded 2 file(s) (3 B), skipped 0 unchanged, deleted 0." in first.out
+    assert keys(store) == ["site/a.txt", "site/sub/b.txt"]
+    second = cli("sync", str(media), "site")
+    assert "Uploaded 0 file(s) (0 B), skipped 2 unchanged, deleted 0." in second.out
+
+
+def test_sync_dry_run_changes_nothing(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """sync --dry-run lists what it would upload and uploads nothing."""
+    media = write_tree(tmp_path / "media", {"a.txt": b"a"})
+    result = cli("sync", str(media), "--dry-run")
+    assert "would upload: a.txt" in result.out
+    assert keys(store) == []
+
+
+def test_sync_deletes_only_when_asked(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """Objects no local file names survive a sync, and go with --delete."""
+    store.save("gone.txt", b"x")
+    media = write_tree(tmp_path / "media", {"a.txt": b"a"})
+    cli("sync", str(media))
+    assert keys(store) == ["a.txt", "gone.txt"]
+    result = cli("sync", str(media), "--delete")
+    assert "deleted 1." in result.out
+    assert keys(store) == ["a.txt"]
+
+
+def test_sync_exits_1_when_a_file_fails(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """A file that cannot be synced is listed on stderr, the rest go up, and the exit is 1."""
+    media = write_tree(tmp_path / "media", {"good.txt": b"ok", "bad\\name.txt": b"no"})
+    result = cli("sync", str(media))
+    assert result.code == 1
+    assert "failed: 'bad\\\\name.txt'" in result.err
+    assert result.err.splitlines()[-1].startswith("r2store: error: 1 file(s) failed")
+    assert keys(store) == ["good.txt"]
+
+
+def test_sync_shows_progress_on_a_terminal(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal, sync rewrites one counter line on stderr and ends it."""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    media = write_tree(tmp_path / "media", {f"{n}.txt": b"x" for n in range(3)})
+    assert cli("sync", str(media)).code == 0
+    assert terminal.getvalue().endswith("\r3/3 files (100%)\n")
+
+
+def test_sync_of_a_missing_folder_fails_in_one_line(cli: Run) -> None:
+    """sync of a folder that does not exist exits 1 with one line."""
+    result = cli("sync", "no-such-folder")
+    assert (result.code, result.err) == (1, "r2store: error: not a directory: 'no-such-folder'\n")
+
+
+# -- as a real process ----------------------------------------------------------------------
+
+
+def test_process_missing_key_is_one_line_exit_1(env: dict[str, str], tmp_path: Path) -> None:
+    """As a process, a missing key prints exactly one line, no traceback, and exits 1."""
+    done = run_process(env, "get", "nope.txt", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == b"r2store: error: no object for key 'nope.txt'\n"
+    assert done.stdout == b""
+
+
+def test_process_bad_configuration_is_one_line_exit_2(tmp_path: Path) -> None:
+    """As a process with no configuration at all, one line and exit status 2."""
+    done = run_process({}, "ls", cwd=tmp_path)
+    assert done.returncode == 2
+    (line,) = done.stderr.decode().splitlines()
+    assert line.startswith("r2store: error: invalid configuration (")
+
+
+def test_process_unreachable_endpoint_is_one_line_exit_1(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """With nothing listening at the endpoint, one line naming it, no traceback, exit 1."""
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    done = run_process(env | {"R2_ENDPOINT_URL": endpoint}, "ls", cwd=tmp_path)
+    assert done.returncode == 1
+    (line,) = done.stderr.decode().splitlines()
+    assert line.startswith("r2store: error: could not talk to R2")
+    assert endpoint in line
+
+
+def test_process_get_to_stdout_is_byte_exact(
+    env: dict[str, str], store: R2Store, tmp_path: Path
+) -> None:
+    """get KEY - writes exactly the object's bytes to stdout, and nothing else."""
+    content = os.urandom(3 * 1024 * 1024 + 7) + b"\r\n\x00\n"
+    store.save("blob.bin", content)
+    done = run_process(env, "get", "blob.bin", "-", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == content
+    assert done.stderr == b""
+
+
+def test_process_put_reads_stdin(env: dict[str, str], store: R2Store, tmp_path: Path) -> None:
+    """put - KEY uploads what comes on stdin."""
+    done = run_process(env, "put", "-", "in.bin", cwd=tmp_path, stdin=b"piped\x00bytes")
+    assert done.returncode == 0, done.stderr
+    assert store.read("in.bin") == b"piped\x00bytes"
+
+
+def test_process_sync_shows_no_progress_off_a_terminal(env: dict[str, str], tmp_path: Path) -> None:
+    """With stderr not a terminal, sync writes no progress line (no carriage returns)."""
+    media = write_tree(tmp_path / "media", {f"{n}.txt": b"x" for n in range(5)})
+    done = run_process(env, "sync", str(media), cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stderr == b""
+    assert b"\r" not in done.stdout
+
+
+@pytest.fixture
+def served(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """``r2store serve --port 0`` running; yields its proxy base URL, and stops it with Ctrl-C."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "r2store", "serve", "--port", "0"],
+        env=subprocess_env(env),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        lines: queue.Queue[str] = queue.Queue()
+
+        def read(stream: IO[str]) -> None:
+            # A thread, so that waiting for the first line can time out.
+            for line in stream:
+                lines.put(line)
+
+        threading.Thread(target=read, args=(process.stdout,), daemon=True).start()
+        try:
+            first = lines.get(timeout=DEADLINE)
+            assert first.startswith("Serving bucket "), first
+            # "Serving bucket <name> at http://127.0.0.1:<port>/media-proxy/<key>"
+            yield first.split(" at ", 1)[1].strip().removesuffix("<key>")
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=DEADLINE) == 0
+            assert process.stderr is not None
+            assert "Traceback" not in process.stderr.read()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def test_serve_streams_objects_through_the_proxy(served: str, store: R2Store) -> None:
+    """serve answers <proxy path><key> with the object's bytes and type."""
+    store.save("photos/cat.png", b"\x89PNG not really")
+    response = httpx.get(served + "photos/cat.png", timeout=DEADLINE)
+    assert response.status_code == 200
+    assert response.content == b"\x89PNG not really"
+    assert response.headers["content-type"] == "image/png"
+
+
+def test_serve_answers_404_outside_the_proxy_path(served: str) -> None:
+    """serve answers 404 for paths outside the proxy path."""
+    base = served.removesuffix("/media-proxy/")
+    assert httpx.get(base + "/elsewhere", timeout=DEADLINE).status_code == 404
