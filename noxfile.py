@@ -36,6 +36,22 @@ def tests_django(session: nox.Session, django: str) -> None:
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """The property tests with 10,000 examples per target (the normal run uses few)."""
+    install(session, "test")
+    session.env["R2STORE_HYPOTHESIS_PROFILE"] = "fuzz"
+    session.run(
+        "pytest",
+        "tests/test_fuzz.py",
+        "tests/test_keys.py",
+        "tests/test_urls.py",
+        "tests/test_http.py",
+        "tests/test_config.py",
+        *session.posargs,
+    )
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
