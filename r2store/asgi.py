@@ -7,9 +7,10 @@
     app = Starlette()
     app.mount("/media-proxy", R2ProxyApp(R2Store.from_env()))
 
-boto3 blocks, so every call to R2 -- the request and each chunk of the body --
-runs in a thread pool of the proxy's own, sized to the store's connection
-pool, never on the event loop. Needs asyncio (uvicorn, hypercorn, daphne).
+Reading from R2 blocks, so every call to it -- the request and each chunk of
+the body -- runs in a thread pool of the proxy's own, sized to the store's
+connection pool, never on the event loop. Needs asyncio (uvicorn, hypercorn,
+daphne).
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .objects import FIRST_CHUNK_SIZE
 from .proxy import MediaProxy, ProxyResponse
 
 if TYPE_CHECKING:
     from .store import R2Store
 
-__all__ = ["R2ProxyApp", "R2ProxyMiddleware"]
+__all__ = ["ASGI_CHUNK_SIZE", "R2ProxyApp", "R2ProxyMiddleware"]
 
 logger = logging.getLogger("r2store.proxy")
 
@@ -36,6 +38,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _T = TypeVar("_T")
+
+#: The ASGI adapters' default ``chunk_size``, twice the WSGI one: each chunk costs a hop
+#: to a worker thread and back (~150 µs of CPU), so fewer, larger chunks cost the server
+#: less CPU per GB streamed, for up to about 4 MiB more memory per stream in flight.
+ASGI_CHUNK_SIZE = 2 * 1024 * 1024
 
 _HEADERS = frozenset(
     {
@@ -53,7 +60,7 @@ class _Server:
     """Runs the proxy for one ASGI request; shared by the app and the middleware."""
 
     def __init__(self, store: R2Store, options: dict[str, Any]) -> None:
-        self.proxy = MediaProxy(store=store, **options)
+        self.proxy = MediaProxy(store=store, **{"chunk_size": ASGI_CHUNK_SIZE, **options})
         self._pool: ThreadPoolExecutor | None = None
 
     async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
@@ -109,10 +116,13 @@ class _Server:
 
         watcher = asyncio.ensure_future(watch())
         size = self.proxy.chunk_size
+        # A small first chunk: the client gets bytes before a whole chunk has arrived.
+        amount = min(FIRST_CHUNK_SIZE, size)
         try:
             while not gone.is_set():
                 try:
-                    chunk = await self._run(body.read, size)
+                    chunk = await self._run(body.read, amount)
+                    amount = size
                 except Exception:
                     # Headers are out: raising makes the server cut the connection,
                     # so the client never takes a truncated body for a whole one.
@@ -121,7 +131,12 @@ class _Server:
                 if not chunk:
                     await send({"type": "http.response.body", "body": b""})
                     return
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                # Once the announced length is in, the body is complete: saying so now
+                # spares a thread hop for the empty read (most objects fit one chunk).
+                done = 0 < body.size <= body.tell()
+                await send({"type": "http.response.body", "body": chunk, "more_body": not done})
+                if done:
+                    return
         finally:
             watcher.cancel()
 
@@ -132,7 +147,8 @@ class R2ProxyApp:
 
     Keyword options are :class:`~r2store.proxy.MediaProxy`'s (``cache_control``,
     ``allow_types``, ``authorize``, ``chunk_size``); ``authorize`` is given the
-    scope and runs in a worker thread.
+    scope and runs in a worker thread. ``chunk_size`` defaults to
+    :data:`ASGI_CHUNK_SIZE` (2 MiB) here: each chunk costs a thread hop.
     """
 
     def __init__(self, store: R2Store, **options: Any) -> None:
@@ -155,7 +171,10 @@ class R2ProxyApp:
 
 class R2ProxyMiddleware:
     """Serves paths under *prefix* (default ``store.config.proxy_path``) from the store,
-    and hands every other request -- and every non-HTTP scope -- to *app* untouched."""
+    and hands every other request -- and every non-HTTP scope -- to *app* untouched.
+
+    Keyword options are :class:`R2ProxyApp`'s, with the same 2 MiB ``chunk_size`` default.
+    """
 
     def __init__(
         self, app: ASGIApp, store: R2Store, *, prefix: str | None = None, **options: Any

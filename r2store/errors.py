@@ -1,4 +1,9 @@
-"""The exception hierarchy, and the one place where botocore's errors become ours.
+"""The exception hierarchy, and the one place where the S3 clients' errors become ours.
+
+Both clients raise errors of one shape: botocore's ``ClientError`` on the write path,
+and on the read path :class:`r2store._transport.S3ResponseError`, whose ``response``
+dict is shaped like ``ClientError.response``; urllib3's own exceptions (both paths
+send through urllib3) are recognised by module and name, never imported here.
 
 Every error r2store raises is an :class:`R2StoreError`. Each specific error
 also subclasses the builtin a caller would naturally catch, so code written
@@ -136,7 +141,8 @@ _CONFLICT_CODES = frozenset({"ConditionalRequestConflict", "409"})
 
 
 def map_error(exc: Exception, *, key: str | None = None, creating: bool = False) -> Exception:
-    """Translate an exception from botocore or urllib3 into an :class:`R2StoreError`.
+    """Translate an exception from botocore, urllib3 or the read transport into an
+    :class:`R2StoreError`.
 
     Returns the exception to raise (the caller writes ``raise map_error(e) from e``),
     and returns *exc* unchanged when it is not an error from the S3 client.

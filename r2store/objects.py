@@ -5,19 +5,33 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
 from .errors import map_error
 
-__all__ = ["ObjectReader", "ObjectStat"]
+__all__ = ["Body", "ObjectReader", "ObjectStat"]
 
 # Skipping this far forward reads the bytes rather than making a new request.
 _SKIP_AHEAD = 256 * 1024
 #: Chunk size for streaming reads: large enough that per-chunk overhead
 #: (a thread hop under ASGI, a syscall) does not dominate.
 DEFAULT_CHUNK_SIZE = 1024 * 1024
+#: The first read of a streamed response: a read returns only once its whole chunk has
+#: arrived, so a small first one gets the first bytes to the client sooner.
+FIRST_CHUNK_SIZE = 64 * 1024
+_META_PREFIX = "x-amz-meta-"
+
+
+class Body(Protocol):
+    """A response body being received: what an :class:`ObjectReader` reads from."""
+
+    def read(self, size: int | None = ..., /) -> bytes:
+        """Up to *size* bytes (all that is left for None); ``b""`` at the end."""
+
+    def close(self) -> None:
+        """Stop receiving: unread bytes are dropped, and so is the connection."""
 
 
 @attrs.frozen(kw_only=True)
@@ -39,8 +53,38 @@ class ObjectStat:
     metadata: Mapping[str, str] = attrs.field(factory=dict)
 
     @classmethod
+    def from_headers(cls, key: str, headers: Mapping[str, str]) -> ObjectStat:
+        """Build from the HTTP headers of a HeadObject or GetObject answer.
+
+        *headers* must look names up case-insensitively (urllib3's and http.client's
+        header mappings do) or hold them in lower case.
+        """
+        # Imported here: the HTTP helpers are not needed to import r2store.
+        from ._http import parse_http_date
+
+        get = headers.get
+        modified = get("last-modified")
+        # S3 and R2 send metadata names in lower case; folding makes that certain.
+        metadata = {
+            lname[len(_META_PREFIX) :]: value
+            for lname, value in ((name.lower(), value) for name, value in headers.items())
+            if lname.startswith(_META_PREFIX)
+        }
+        return cls(
+            key=key,
+            size=int(get("content-length") or 0),
+            etag=get("etag"),
+            last_modified=parse_http_date(modified) if modified else None,
+            content_type=get("content-type"),
+            cache_control=get("cache-control"),
+            content_disposition=get("content-disposition"),
+            content_encoding=get("content-encoding"),
+            metadata=metadata,
+        )
+
+    @classmethod
     def from_response(cls, key: str, response: Mapping[str, Any]) -> ObjectStat:
-        """Build from a HeadObject or GetObject response."""
+        """Build from a botocore HeadObject or GetObject response (a dict of parsed fields)."""
         return cls(
             key=key,
             size=int(response.get("ContentLength", 0)),
@@ -64,24 +108,32 @@ class ObjectReader(io.RawIOBase):
     ``tell()`` works always; ``seek()`` works on whole-object readers (made
     with *reopen*): a short skip forward reads ahead, anything else costs one
     ranged GetObject from the new position.
+
+    Made by :meth:`R2Store.open <r2store.R2Store.open>`: *body* is the response
+    body, *stat* the metadata its headers carried, *content_range* its
+    ``Content-Range``, and ``reopen(start)`` returns a new body from byte
+    *start* on.
     """
 
     def __init__(
         self,
         key: str,
-        response: Mapping[str, Any],
-        reopen: Callable[[int], Mapping[str, Any]] | None = None,
+        body: Body,
+        stat: ObjectStat,
+        *,
+        content_range: str | None = None,
+        reopen: Callable[[int], Body] | None = None,
     ) -> None:
         super().__init__()
-        self._body = response["Body"]
+        self._body = body
         self._key = key
         self._reopen = reopen
         self._position = 0
         #: The metadata that came with the response (``size`` is the length of
         #: this response's body, which for a range is the range's length).
-        self.stat = ObjectStat.from_response(key, response)
+        self.stat = stat
         #: For a ranged read, the ``Content-Range`` R2 answered with.
-        self.content_range: str | None = response.get("ContentRange")
+        self.content_range = content_range
 
     @property
     def name(self) -> str:
@@ -131,7 +183,7 @@ class ObjectReader(io.RawIOBase):
             self._body = io.BytesIO()
         else:
             try:
-                self._body = self._reopen(target)["Body"]
+                self._body = self._reopen(target)
             except Exception as exc:
                 raise map_error(exc, key=self._key) from exc
         self._position = target

@@ -1,4 +1,9 @@
-"""R2Store: object operations on one bucket, over one shared, lazily made S3 client."""
+"""R2Store: object operations on one bucket, over lazily made, shared clients.
+
+Reads (GetObject, HeadObject, ListObjectsV2) go through :mod:`r2store._transport`, a
+urllib3 pool with r2store's own SigV4 signing; writes go through botocore. Each is made
+on first use, so a process that only reads never imports botocore.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,24 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._version import __version__
 from .config import R2Config
-from .errors import ObjectExistsError, ObjectNotFoundError, R2StoreError, map_error
+from .errors import (
+    ObjectExistsError,
+    ObjectNotFoundError,
+    R2StoreError,
+    UpstreamError,
+    map_error,
+)
 from .keys import object_key, object_prefix, relative_key
-from .objects import ObjectReader, ObjectStat
+from .objects import Body, ObjectReader, ObjectStat
 from .urls import URLBuilder
 from .writer import ObjectWriter
+
+if TYPE_CHECKING:
+    from ._transport import RequestHook, Transport
 
 __all__ = ["Content", "R2Store", "part_size_for"]
 
@@ -38,19 +52,29 @@ Content = bytes | bytearray | memoryview | BinaryReadable
 
 _MAX_PARTS = 10_000
 _DELETE_BATCH = 1000
+# Retries after the first attempt, for botocore's client and the read transport alike.
+_MAX_RETRIES = 4
 
 
 class R2Store:
     """Object operations and URLs for the bucket an :class:`R2Config` describes.
 
-    Safe to share between threads: the S3 client is created on first use,
-    once, and reused by every thread (creating one costs tens of
-    milliseconds). Nothing here imports boto3 until a request is made.
+    Safe to share between threads. Reads go through a small urllib3 client
+    (:attr:`transport`) and writes through botocore's S3 client
+    (:attr:`client`); each is created on first use, once, and reused by every
+    thread. Nothing here imports urllib3 until the first read, nor botocore
+    until the first write.
     """
 
     def __init__(self, config: R2Config) -> None:
         self.config = config
         self._client: Any = None
+        self._transport: Transport | None = None
+        #: Callables ``hook(method, url)`` run before every HTTP attempt of a read
+        #: (GetObject, HeadObject, ListObjectsV2), retries included: for tests and
+        #: observability. Writes go through botocore, whose ``client.meta.events``
+        #: (``before-send.s3``) serve the same purpose.
+        self.request_hooks: builtins.list[RequestHook] = []
         self._lock = threading.Lock()
         self._urls = URLBuilder(config)
         self._proxy_mode = config.media_proxy
@@ -65,10 +89,13 @@ class R2Store:
         return f"<R2Store bucket={self.config.bucket!r} endpoint={self.config.endpoint!r}>"
 
     def close(self) -> None:
-        """Close the S3 client's connections. The store stays usable: the next
+        """Close both clients' connections. The store stays usable: the next
         request makes a new client."""
         with self._lock:
             client, self._client = self._client, None
+            transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
         if client is not None:
             client.close()
 
@@ -85,11 +112,11 @@ class R2Store:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["config"])  # type: ignore[misc]
 
-    # -- the client ---------------------------------------------------------
+    # -- the clients --------------------------------------------------------
 
     @property
     def client(self) -> Any:
-        """The botocore S3 client, created on first use with R2-safe settings."""
+        """The botocore S3 client for writes, created on first use with R2-safe settings."""
         client = self._client
         if client is None:
             with self._lock:
@@ -97,6 +124,26 @@ class R2Store:
                     self._client = _make_client(self.config)
                 client = self._client
         return client
+
+    @property
+    def transport(self) -> Transport:
+        """The client for reads (GetObject, HeadObject, ListObjectsV2), created on first use.
+
+        It signs with r2store's own SigV4 code and sends through a urllib3 pool of
+        ``max_pool_connections``, with the same timeouts and retries as :attr:`client`.
+        """
+        transport = self._transport
+        if transport is None:
+            with self._lock:
+                if self._transport is None:
+                    # Imported here: urllib3 is not needed to import r2store.
+                    from ._transport import Transport
+
+                    self._transport = Transport(
+                        self.config, hooks=self.request_hooks, max_attempts=_MAX_RETRIES + 1
+                    )
+                transport = self._transport
+        return transport
 
     def _key(self, key: str) -> str:
         return object_key(key, self.config.location)
@@ -162,31 +209,52 @@ class R2Store:
         :class:`~r2store.errors.PreconditionFailedError` or
         :class:`~r2store.errors.RangeNotSatisfiableError`.
         """
-        params: dict[str, Any] = {"Bucket": self.config.bucket, "Key": self._key(key)}
-        for name, value in (
-            ("Range", range),
-            ("IfMatch", if_match),
-            ("IfNoneMatch", if_none_match),
-            ("IfModifiedSince", if_modified_since),
-            ("IfUnmodifiedSince", if_unmodified_since),
-        ):
-            if value is not None:
-                params[name] = value
+        full_key = self._key(key)
+        headers: dict[str, str] = {}
+        if range is not None:
+            headers["range"] = range
+        if if_match is not None:
+            headers["if-match"] = if_match
+        if if_none_match is not None:
+            headers["if-none-match"] = if_none_match
+        if if_modified_since is not None or if_unmodified_since is not None:
+            # Imported here: the HTTP helpers are not needed to import r2store.
+            from ._http import format_http_date
+
+            if if_modified_since is not None:
+                headers["if-modified-since"] = format_http_date(if_modified_since)
+            if if_unmodified_since is not None:
+                headers["if-unmodified-since"] = format_http_date(if_unmodified_since)
+        transport = self.transport
         try:
-            response = self.client.get_object(**params)
+            response = transport.get_object(full_key, headers)
         except Exception as exc:
             raise map_error(exc, key=key) from exc
-        if len(params) > 2:
-            return ObjectReader(key, response)
+        try:
+            stat = ObjectStat.from_headers(key, response.headers)
+        except ValueError as exc:
+            response.body.close()
+            raise UpstreamError(f"R2 answered with unreadable headers for key {key!r}") from exc
+        content_range = response.headers.get("content-range")
+        if headers:
+            return ObjectReader(key, response.body, stat, content_range=content_range)
         # A whole-object reader can seek, by asking for the rest from a new position.
         # If-Match keeps a seek from splicing in a newer version of the object.
-        etag = response.get("ETag")
+        etag = stat.etag
 
-        def reopen(start: int) -> Any:
-            extra = {"IfMatch": etag} if etag else {}
-            return self.client.get_object(**params, Range=f"bytes={start}-", **extra)
+        def reopen(start: int) -> Body:
+            extra = {"range": f"bytes={start}-"}
+            if etag:
+                extra["if-match"] = etag
+            again = transport.get_object(full_key, extra)
+            if again.status != 206:
+                # A whole object from byte 0 where the rest was asked for would be read
+                # as if it started at *start*: refuse it rather than splice wrong bytes.
+                again.body.close()
+                raise UpstreamError(f"R2 ignored the Range of a seek in {key!r}")
+            return again.body
 
-        return ObjectReader(key, response, reopen)
+        return ObjectReader(key, response.body, stat, content_range=content_range, reopen=reopen)
 
     def open_write(
         self,
@@ -225,11 +293,11 @@ class R2Store:
 
     def stat(self, key: str) -> ObjectStat:
         """The object's metadata, from one HeadObject."""
+        full_key = self._key(key)
         try:
-            response = self.client.head_object(Bucket=self.config.bucket, Key=self._key(key))
+            return ObjectStat.from_headers(key, self.transport.head_object(full_key))
         except Exception as exc:
             raise map_error(exc, key=key) from exc
-        return ObjectStat.from_response(key, response)
 
     def exists(self, key: str) -> bool:
         """Whether an object exists under *key* (one HeadObject)."""
@@ -246,44 +314,45 @@ class R2Store:
         the iteration reaches them.
         """
         location = self.config.location
-        params: dict[str, Any] = {
-            "Bucket": self.config.bucket,
-            "Prefix": object_prefix(prefix, location),
-            "MaxKeys": page_size,
-        }
+        full_prefix = object_prefix(prefix, location)
+        transport = self.transport
+        token: str | None = None
         while True:
             try:
-                page = self.client.list_objects_v2(**params)
+                page = transport.list_objects_v2(
+                    full_prefix, max_keys=page_size, continuation_token=token
+                )
             except Exception as exc:
                 raise map_error(exc) from exc
-            for item in page.get("Contents", ()):
+            for item in page.objects:
                 yield ObjectStat(
-                    key=relative_key(item["Key"], location),
-                    size=int(item.get("Size", 0)),
-                    etag=item.get("ETag"),
-                    last_modified=item.get("LastModified"),
+                    key=relative_key(item.key, location),
+                    size=item.size,
+                    etag=item.etag,
+                    last_modified=item.last_modified,
                 )
-            if not page.get("IsTruncated"):
+            token = _next_token(page.is_truncated, page.next_token)
+            if token is None:
                 return
-            params["ContinuationToken"] = page["NextContinuationToken"]
 
     def listdir(self, prefix: str = "") -> tuple[builtins.list[str], builtins.list[str]]:
         """The "directories" and file names directly under *prefix*, as ``os.listdir`` would."""
         location = self.config.location
         base = object_prefix(prefix.rstrip("/") + "/" if prefix.strip("/") else "", location)
-        params: dict[str, Any] = {"Bucket": self.config.bucket, "Prefix": base, "Delimiter": "/"}
+        transport = self.transport
         dirs: builtins.list[str] = []
         files: builtins.list[str] = []
+        token: str | None = None
         while True:
             try:
-                page = self.client.list_objects_v2(**params)
+                page = transport.list_objects_v2(base, delimiter="/", continuation_token=token)
             except Exception as exc:
                 raise map_error(exc) from exc
-            dirs += [p["Prefix"][len(base) :].rstrip("/") for p in page.get("CommonPrefixes", ())]
-            files += [item["Key"][len(base) :] for item in page.get("Contents", ())]
-            if not page.get("IsTruncated"):
+            dirs += [p[len(base) :].rstrip("/") for p in page.prefixes]
+            files += [item.key[len(base) :] for item in page.objects]
+            token = _next_token(page.is_truncated, page.next_token)
+            if token is None:
                 return dirs, files
-            params["ContinuationToken"] = page["NextContinuationToken"]
 
     # -- writing ------------------------------------------------------------
 
@@ -491,7 +560,7 @@ def _make_client(config: R2Config) -> Any:
         # boto3 >= 1.36 sends checksum headers R2 rejects for some operations.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        retries={"mode": "standard", "max_attempts": 4},
+        retries={"mode": "standard", "max_attempts": _MAX_RETRIES},
         max_pool_connections=config.max_pool_connections,
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
@@ -509,6 +578,16 @@ def _make_client(config: R2Config) -> Any:
         aws_secret_access_key=config.secret_access_key,
         config=merged,
     )
+
+
+def _next_token(truncated: bool, token: str | None) -> str | None:
+    """The continuation token of a listing page, or None after the last page."""
+    if not truncated:
+        return None
+    if not token:
+        # Asking again without a token would start over: a loop, not a listing.
+        raise R2StoreError("R2 sent a truncated listing without a continuation token")
+    return token
 
 
 def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:

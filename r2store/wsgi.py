@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from .objects import FIRST_CHUNK_SIZE
 from .proxy import MediaProxy, ProxyResponse
 
 if TYPE_CHECKING:
@@ -110,8 +111,11 @@ class _Body:
         assert not isinstance(body, bytes)
         read, size = body.read, self._chunk_size
         try:
-            while chunk := read(size):
+            # A small first chunk: the client gets bytes before a whole chunk has arrived.
+            chunk = read(min(FIRST_CHUNK_SIZE, size))
+            while chunk:
                 yield chunk
+                chunk = read(size)
         except Exception:
             # Headers are out: the server must cut the connection so the client
             # sees a truncated transfer, never a complete-looking 200.

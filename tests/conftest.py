@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -55,6 +58,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "live" in item.keywords and not LIVE:
             item.add_marker(skip)
+
+
+def read_operation(method: str, url: str) -> str:
+    """The S3 operation a request of the store's read path is."""
+    if method == "HEAD":
+        return "HeadObject"
+    return "ListObjectsV2" if "list-type=2" in urlsplit(url).query.split("&") else "GetObject"
+
+
+class RequestLog:
+    """Records every HTTP request a store sends, by operation name, in order: reads through
+    the store's request hooks, writes through botocore's ``before-send`` event.
+
+    Both fire once per attempt, just before the request goes out, so retries would count.
+    ``params`` holds the parameters of each botocore (write) call.
+    """
+
+    def __init__(self, store: R2Store) -> None:
+        self.operations: list[str] = []
+        self.params: list[dict[str, Any]] = []
+        self._lock = threading.Lock()  # uploads go up from worker threads
+        store.request_hooks.append(self._read)
+        store.client.meta.events.register("before-send.s3", self._sent)
+        store.client.meta.events.register("provide-client-params.s3", self._params)
+
+    def _read(self, method: str, url: str) -> None:
+        with self._lock:
+            self.operations.append(read_operation(method, url))
+
+    def _sent(self, request: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self.operations.append(kwargs["event_name"].rsplit(".", 1)[-1])
+
+    def _params(self, params: dict[str, Any], **kwargs: Any) -> None:
+        with self._lock:
+            self.params.append(dict(params))
 
 
 @pytest.fixture(scope="session")

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import attrs
 import pytest
 
 from r2store import R2Store
 from r2store.audit import find_missing
-
-
-class RequestLog:
-    """The operation names of every request a store sends from now on."""
-
-    def __init__(self, store: R2Store) -> None:
-        self.operations: list[str] = []
-        self._lock = threading.Lock()
-        store.client.meta.events.register("before-send.s3", self._sent)
-
-    def _sent(self, request: Any, **kwargs: Any) -> None:
-        with self._lock:
-            self.operations.append(kwargs["event_name"].rsplit(".", 1)[-1])
+from tests.conftest import RequestLog
 
 
 def put(store: R2Store, *keys: str) -> None:

@@ -1,4 +1,4 @@
-"""The one place botocore's errors become r2store's."""
+"""The one place botocore's and urllib3's errors, and S3's error answers, become r2store's."""
 
 from __future__ import annotations
 
@@ -141,23 +141,124 @@ def test_a_stalled_server_is_an_upstream_timeout(config: R2Config, silent_server
     with pytest.raises(UpstreamTimeoutError) as info:
         store.read("a.txt")
     assert isinstance(info.value, TimeoutError)
-    store.client.close()
+    store.close()
 
 
-def test_error_chains_the_cause(store: R2Store) -> None:
-    """A mapped error keeps botocore's exception as its __cause__."""
+def test_a_read_error_chains_the_s3_answer(store: R2Store) -> None:
+    """A mapped read error keeps the transport's S3ResponseError, with its status, as __cause__."""
+    from r2store._transport import S3ResponseError
+
     with pytest.raises(ObjectNotFoundError) as info:
         store.stat("missing")
+    cause = info.value.__cause__
+    assert isinstance(cause, S3ResponseError)
+    assert cause.status == 404
+
+
+def test_a_write_error_chains_botocores_exception(store: R2Store) -> None:
+    """A mapped write error keeps botocore's ClientError as its __cause__."""
+    store.save("taken.txt", b"x")
+    with pytest.raises(ObjectExistsError) as info:
+        store.save("taken.txt", b"y")
     cause: Any = info.value.__cause__
     assert type(cause).__name__ == "ClientError"
 
 
+def s3_error(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Exception:
+    """The transport's exception for an S3 error answer."""
+    from r2store._transport import S3ResponseError
+
+    return S3ResponseError("GetObject", status, headers or {}, body, "Reason")
+
+
+def error_xml(code: str, **fields: str) -> bytes:
+    """An S3 error document."""
+    extra = "".join(f"<{name}>{value}</{name}>" for name, value in fields.items())
+    return f"<Error><Code>{code}</Code><Message>m</Message>{extra}</Error>".encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (404, error_xml("NoSuchKey"), ObjectNotFoundError),
+        (404, b"", ObjectNotFoundError),
+        (404, error_xml("NoSuchBucket"), ObjectNotFoundError),
+        (403, error_xml("AccessDenied"), AccessDeniedError),
+        (403, b"", AccessDeniedError),
+        (412, error_xml("PreconditionFailed"), PreconditionFailedError),
+        (304, b"", NotModifiedError),
+        (416, error_xml("InvalidRange"), RangeNotSatisfiableError),
+        (500, error_xml("InternalError"), UpstreamError),
+        (503, b"<html>not xml", UpstreamError),
+        (429, b"", UpstreamError),
+    ],
+)
+def test_s3_answers_map_like_client_errors(status: int, body: bytes, expected: type) -> None:
+    """The transport's error answers map to the same errors as botocore's ClientError."""
+    assert type(map_error(s3_error(status, body), key="k")) is expected
+
+
+def test_s3_answer_fields_are_kept() -> None:
+    """Code, message and the XML's other fields land where botocore puts them."""
+    error: Any = s3_error(416, error_xml("InvalidRange", ActualObjectSize="100"), {"ETag": '"e"'})
+    assert error.response["Error"] == {
+        "Code": "InvalidRange",
+        "Message": "m",
+        "ActualObjectSize": "100",
+    }
+    assert error.response["ResponseMetadata"] == {
+        "HTTPStatusCode": 416,
+        "HTTPHeaders": {"etag": '"e"'},
+    }
+    mapped = map_error(error)
+    assert isinstance(mapped, RangeNotSatisfiableError)
+    assert mapped.size == 100
+
+
+def test_a_304_keeps_its_validators() -> None:
+    """A bodiless 304 maps to NotModifiedError carrying the ETag, date and Cache-Control sent."""
+    sent = {
+        "ETag": '"abc"',
+        "Last-Modified": "Tue, 03 Nov 2026 10:00:00 GMT",
+        "Cache-Control": "max-age=9",
+    }
+    error = s3_error(304, b"", sent)
+    mapped = map_error(error)
+    assert isinstance(mapped, NotModifiedError)
+    assert mapped.etag == '"abc"'
+    assert mapped.cache_control == "max-age=9"
+    assert mapped.last_modified is not None
+    assert mapped.last_modified.isoformat() == "2026-11-03T10:00:00+00:00"
+
+
+def test_urllib3_errors_map_by_kind() -> None:
+    """urllib3's timeouts map to UpstreamTimeoutError, its other failures to UpstreamError."""
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
+        SSLError,
+    )
+
+    # urllib3 names the pool or connection an error came from; none is needed here.
+    no_pool: Any = None
+    read_timeout = ReadTimeoutError(no_pool, "/b/k", "Read timed out.")
+    assert type(map_error(read_timeout)) is UpstreamTimeoutError
+    assert type(map_error(ConnectTimeoutError("slow"))) is UpstreamTimeoutError
+    assert type(map_error(NewConnectionError(no_pool, "refused"))) is UpstreamError
+    broken = ProtocolError("Connection broken: IncompleteRead(10 bytes read, 90 more expected)")
+    assert type(map_error(broken)) is UpstreamError
+    assert type(map_error(SSLError("bad certificate"))) is UpstreamError
+
+
 def test_import_loads_no_boto3_and_no_framework() -> None:
-    """import r2store imports neither boto3, botocore nor any web framework."""
+    """import r2store imports neither boto3, botocore, urllib3 nor any web framework."""
     code = (
         "import sys, r2store\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in "
-        "('boto3', 'botocore', 's3transfer', 'django', 'starlette', 'flask', 'dotenv')]\n"
+        "('boto3', 'botocore', 's3transfer', 'urllib3', 'django', 'starlette', 'flask', "
+        "'dotenv')]\n"
         "print(heavy)\n"
     )
     out = subprocess.run(

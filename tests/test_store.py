@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import pickle
+import subprocess
+import sys
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import pytest
@@ -23,23 +26,24 @@ from r2store import (
     UpstreamError,
 )
 
+from .conftest import RequestLog
+
 MiB = 1024 * 1024
 
 
-class RequestLog:
-    """Records every HTTP request a client sends, by operation name."""
+class SentHeaders:
+    """The headers of every GetObject the store's transport sends, recorded by a spy."""
 
-    def __init__(self, store: R2Store) -> None:
-        self.operations: list[str] = []
-        self.params: list[dict[str, Any]] = []
-        store.client.meta.events.register("before-send.s3", self._sent)
-        store.client.meta.events.register("provide-client-params.s3", self._params)
+    def __init__(self, store: R2Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.headers: list[dict[str, str]] = []
+        transport = store.transport
+        real = transport.get_object
 
-    def _sent(self, request: Any, **kwargs: Any) -> None:
-        self.operations.append(kwargs["event_name"].rsplit(".", 1)[-1])
+        def spy(full_key: str, headers: Mapping[str, str]) -> Any:
+            self.headers.append(dict(headers))
+            return real(full_key, headers)
 
-    def _params(self, params: dict[str, Any], **kwargs: Any) -> None:
-        self.params.append(dict(params))
+        monkeypatch.setattr(transport, "get_object", spy)
 
 
 @pytest.fixture
@@ -54,7 +58,7 @@ def small_parts(store: R2Store) -> Iterator[R2Store]:
     config = attrs.evolve(store.config, multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
     small = R2Store(config)
     yield small
-    small.client.close()
+    small.close()
 
 
 def in_progress_uploads(store: R2Store) -> list[Any]:
@@ -267,6 +271,20 @@ def test_list_walks_every_page(store: R2Store, requests: RequestLog) -> None:
     assert requests.operations == ["ListObjectsV2"] * 3
 
 
+_ODD_KEYS = ["a b.txt", "a+b.txt", "x&<y>.txt", "ü 日本/😀 1.png", "pct%41.txt", "q?#.txt"]
+
+
+def test_odd_keys_list_and_read_back(store: R2Store) -> None:
+    """Keys with spaces, '+', '&', '<', '%', '?' and non-ASCII list, stat and read back as saved."""
+    for key in _ODD_KEYS:
+        store.save(key, key.encode())
+    assert [o.key for o in store.list()] == sorted(_ODD_KEYS)
+    assert store.listdir("") == (["ü 日本"], sorted(k for k in _ODD_KEYS if "/" not in k))
+    for key in _ODD_KEYS:
+        assert store.read(key) == key.encode()
+        assert store.stat(key).size == len(key.encode())
+
+
 def test_listdir(store: R2Store) -> None:
     """listdir splits the level below a prefix into directories and files."""
     for key in ("top.txt", "a/1.txt", "a/2.txt", "a/b/3.txt", "c/4.txt"):
@@ -340,7 +358,7 @@ def test_multipart_loses_a_race_cleanly(small_parts: R2Store) -> None:
         small_parts.save("race.bin", RacingStream(b"m" * (11 * MiB)))
     assert small_parts.read("race.bin") == b"theirs"
     assert in_progress_uploads(small_parts) == []
-    other.client.close()
+    other.close()
 
 
 def test_failed_multipart_upload_is_aborted(small_parts: R2Store) -> None:
@@ -405,19 +423,71 @@ def test_urls_make_no_requests(store: R2Store) -> None:
     public.proxy_url("a.png")
     public.presigned_url("a.png")
     assert public._client is None
+    assert public._transport is None
 
 
-def test_one_client_is_shared_by_all_threads(store: R2Store) -> None:
-    """Concurrent first uses create exactly one client."""
+@pytest.mark.parametrize("attribute", ["client", "transport"])
+def test_one_client_is_shared_by_all_threads(store: R2Store, attribute: str) -> None:
+    """Concurrent first uses create exactly one client for writes and one for reads."""
     barrier = threading.Barrier(8)
 
     def get() -> Any:
         barrier.wait()
-        return store.client
+        return getattr(store, attribute)
 
     with ThreadPoolExecutor(8) as pool:
         clients = list(pool.map(lambda _: get(), range(8)))
     assert all(c is clients[0] for c in clients)
+
+
+def test_reads_make_no_botocore_client(store: R2Store) -> None:
+    """open, read, stat, exists, list and listdir go through the transport alone."""
+    writer = R2Store(store.config)
+    writer.save("only/read.txt", b"r")
+    writer.close()
+    with store.open("only/read.txt") as reader:
+        assert reader.read() == b"r"
+    assert store.read("only/read.txt") == b"r"
+    assert store.stat("only/read.txt").size == 1
+    assert store.exists("only/read.txt")
+    assert not store.exists("only/missing.txt")
+    assert [o.key for o in store.list("only/")] == ["only/read.txt"]
+    assert store.listdir("only") == ([], ["read.txt"])
+    assert store._client is None
+    assert store._transport is not None
+
+
+_READ_ONLY_SCRIPT = """
+import sys
+from r2store import R2Store
+
+store = R2Store.from_env()
+with store.open("ro/a.txt") as reader:
+    assert reader.read() == b"read only"
+assert store.read("ro/a.txt") == b"read only"
+assert store.stat("ro/a.txt").size == 9
+assert [stat.key for stat in store.list("ro/")] == ["ro/a.txt"]
+assert store.listdir("ro") == ([], ["a.txt"])
+store.close()
+print(sorted({m.split(".")[0] for m in sys.modules} & {"boto3", "botocore", "s3transfer"}))
+"""
+
+
+def test_a_read_only_process_never_imports_botocore(
+    store: R2Store, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A process that only opens, reads, stats and lists does not import boto3 or botocore."""
+    store.save("ro/a.txt", b"read only")
+    out = subprocess.run(
+        [sys.executable, "-c", _READ_ONLY_SCRIPT],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        timeout=60,
+    ).stdout
+    assert out.strip() == "[]"
 
 
 def test_client_uses_r2_safe_defaults(store: R2Store) -> None:
@@ -455,11 +525,13 @@ def test_no_acl_header_is_sent(store: R2Store) -> None:
 def test_store_pickles_without_its_client(store: R2Store) -> None:
     """A pickled store carries its config only and works after unpickling."""
     store.save("pk.txt", b"x")
+    store.read("pk.txt")
     copy = pickle.loads(pickle.dumps(store))
     assert copy.config == store.config
     assert copy._client is None
+    assert copy._transport is None
     assert copy.read("pk.txt") == b"x"
-    copy.client.close()
+    copy.close()
 
 
 def test_repr_hides_secrets(store: R2Store) -> None:
@@ -486,7 +558,7 @@ def test_unreachable_endpoint_is_an_upstream_error(config: R2Config) -> None:
         store.read("a.txt")
     assert isinstance(info.value, OSError)
     assert isinstance(info.value, R2StoreError)
-    store.client.close()
+    store.close()
 
 
 @pytest.mark.parametrize(
@@ -592,12 +664,14 @@ def test_open_write_refuses_bad_keys_at_once(store: R2Store) -> None:
         store.open_write("../escape")
 
 
-def test_reader_tells_and_seeks(store: R2Store, requests: RequestLog) -> None:
+def test_reader_tells_and_seeks(
+    store: R2Store, requests: RequestLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A whole-object reader tells its position and seeks, reopening only when it must."""
     data = bytes(range(256)) * 4096  # 1 MiB
     store.save("seek.bin", data)
     requests.operations.clear()
-    requests.params.clear()
+    sent = SentHeaders(store, monkeypatch)
     with store.open("seek.bin") as f:
         assert f.seekable()
         assert f.read(10) == data[:10]
@@ -613,8 +687,9 @@ def test_reader_tells_and_seeks(store: R2Store, requests: RequestLog) -> None:
         f.seek(0, io.SEEK_END)
         assert f.read() == b""
     assert requests.operations == ["GetObject"] * 3
-    assert "Range" in requests.params[1]
-    assert requests.params[1]["IfMatch"] == store.stat("seek.bin").etag
+    assert sent.headers[0] == {}
+    assert sent.headers[1] == {"range": "bytes=0-", "if-match": store.stat("seek.bin").etag}
+    assert sent.headers[2]["range"] == f"bytes={len(data) - 2}-"
 
 
 def test_ranged_reader_cannot_seek(store: R2Store) -> None:
@@ -629,11 +704,29 @@ def test_ranged_reader_cannot_seek(store: R2Store) -> None:
 
 
 def test_close_releases_the_client_and_the_store_stays_usable(store: R2Store) -> None:
-    """close() drops the client; the next request makes a new one."""
+    """close() drops both clients; the next request makes new ones."""
     store.save("c.txt", b"x")
-    first = store.client
+    store.read("c.txt")
+    first, first_transport = store.client, store.transport
     with store:
         pass
     assert store._client is None
+    assert store._transport is None
     assert store.read("c.txt") == b"x"
+    assert store.transport is not first_transport
     assert store.client is not first
+
+
+def test_request_hooks_survive_close(store: R2Store) -> None:
+    """Hooks belong to the store: a transport made after close() still calls them."""
+    store.save("h.txt", b"x")
+    seen: list[tuple[str, str]] = []
+    store.request_hooks.append(lambda method, url: seen.append((method, url)))
+    store.read("h.txt")
+    store.close()
+    store.stat("h.txt")
+    bucket = store.config.bucket
+    assert [(m, urlsplit(u).path) for m, u in seen] == [
+        ("GET", f"/{bucket}/h.txt"),
+        ("HEAD", f"/{bucket}/h.txt"),
+    ]

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
 
 from r2store import R2Store
 from r2store.sync import sync_directory
+from tests.conftest import RequestLog
 
 MiB = 1024 * 1024
 
@@ -22,19 +21,6 @@ FILES = {
     "documents/2024/report.pdf": b"%PDF-1.7" + bytes(range(256)) * 40,
     "empty.bin": b"",
 }
-
-
-class RequestLog:
-    """The operation names (``PutObject``, ...) of every request a store sends from now on."""
-
-    def __init__(self, store: R2Store) -> None:
-        self.operations: list[str] = []
-        self._lock = threading.Lock()  # uploads run in worker threads
-        store.client.meta.events.register("before-send.s3", self._sent)
-
-    def _sent(self, request: Any, **kwargs: Any) -> None:
-        with self._lock:
-            self.operations.append(kwargs["event_name"].rsplit(".", 1)[-1])
 
 
 def write_tree(root: Path, files: dict[str, bytes]) -> None:

@@ -22,6 +22,7 @@ from django.db.migrations.writer import MigrationWriter
 
 from r2store import R2Config
 from r2store.django import R2Storage
+from tests.conftest import RequestLog
 from tests.django_project.contacts.models import Contact, Document
 
 from .conftest import r2_options
@@ -83,12 +84,9 @@ def test_no_overwrite_picks_another_name(r2_storage: R2Storage) -> None:
 
 def test_no_overwrite_claims_names_without_exists(r2_storage: R2Storage) -> None:
     """A save is one conditional PutObject: no HEAD before it."""
-    sent: list[str] = []
-    r2_storage.store.client.meta.events.register(
-        "before-send.s3", lambda **kw: sent.append(kw["event_name"].rsplit(".", 1)[-1])
-    )
+    log = RequestLog(r2_storage.store)
     r2_storage.save("once.txt", ContentFile(b"x"))
-    assert sent == ["PutObject"]
+    assert log.operations == ["PutObject"]
 
 
 def test_allow_overwrite_replaces(settings: Any, config: R2Config) -> None:
@@ -138,14 +136,11 @@ def test_bad_names_are_suspicious(r2_storage: R2Storage, name: str) -> None:
 def test_open_reads_with_one_request(r2_storage: R2Storage) -> None:
     """open('rb') streams the object with a single GetObject."""
     r2_storage.save("r.txt", ContentFile(b"read me"))
-    sent: list[str] = []
-    r2_storage.store.client.meta.events.register(
-        "before-send.s3", lambda **kw: sent.append(kw["event_name"].rsplit(".", 1)[-1])
-    )
+    log = RequestLog(r2_storage.store)
     with r2_storage.open("r.txt") as f:
         assert f.read() == b"read me"
         assert f.size == 7
-    assert sent == ["GetObject"]
+    assert log.operations == ["GetObject"]
 
 
 def test_open_for_writing(r2_storage: R2Storage) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -74,20 +73,23 @@ fake = R2Store(
 
 
 def _log_operations(store: R2Store, path: str) -> None:
-    """Append ``METHOD /bucket/key`` to *path* for every HTTP request the store's client sends.
+    """Append ``METHOD /bucket/key`` to *path* for every HTTP request the store sends.
 
-    ``before-send`` fires once per attempt, just before the request goes on the
-    wire, so the file counts what the S3 server receives.
+    Reads go through the store's own transport, writes through botocore: both
+    report each attempt just before it goes on the wire, so the file counts what
+    the S3 server receives.
     """
     lock = threading.Lock()
     log_path = Path(path)
 
-    def record(request: Any, **kwargs: Any) -> None:
-        line = f"{request.method} {urlsplit(request.url).path}\n"
+    def write(method: str, url: str) -> None:
         with lock, log_path.open("a", encoding="utf-8") as log:
-            log.write(line)
+            log.write(f"{method} {urlsplit(url).path}\n")
 
-    store.client.meta.events.register("before-send.s3", record)
+    store.request_hooks.append(write)
+    store.client.meta.events.register(
+        "before-send.s3", lambda request, **_: write(request.method, request.url)
+    )
 
 
 _log_operations(main, os.environ["R2STORE_TEST_OPERATION_LOG"])
