@@ -264,7 +264,11 @@ class R2Config:
             value: str = getattr(self, field)
             check(field, bool(value), "missing")
             # Say what is wrong without ever echoing the value.
-            check(field, not value or (value.isprintable() and " " not in value), "contains spaces")
+            check(
+                field,
+                not value or (value.isascii() and value.isprintable() and " " not in value),
+                "contains spaces, control or non-ASCII characters",
+            )
         if self.public_url:
             problem = _url_problem(self.public_url, allow_path=True)
             check("public_url", problem is None, str(problem))
@@ -279,6 +283,20 @@ class R2Config:
             check_location(self.location)
         except ValueError as exc:
             found.append(("location", str(exc)))
+        else:
+            # Keys go under it, and R2 allows 1,024 bytes for the whole key.
+            check(
+                "location",
+                len(self.location.encode()) <= 512,
+                "must be at most 512 bytes, to leave room for keys under it",
+            )
+        if self.cache_control is not None:
+            # It becomes a header on every upload: no control characters (CR/LF!).
+            check(
+                "cache_control",
+                self.cache_control.isascii() and self.cache_control.isprintable(),
+                "must be printable ASCII, like 'public, max-age=3600'",
+            )
         check(
             "proxy_path",
             _PROXY_PATH.fullmatch(self.proxy_path) is not None,

@@ -264,7 +264,7 @@ def test_secret_with_space_is_invalid() -> None:
     error = env_error(R2_SECRET_ACCESS_KEY="two words")
 
     assert [(p.name, p.message) for p in error.problems] == [
-        ("R2_SECRET_ACCESS_KEY", "contains spaces")
+        ("R2_SECRET_ACCESS_KEY", "contains spaces, control or non-ASCII characters")
     ]
 
 
