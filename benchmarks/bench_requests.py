@@ -1,8 +1,9 @@
 """How many HTTP requests does each r2store operation make?
 
-Requests are counted against a real local S3 server (moto's server mode on 127.0.0.1) by a
-``before-send.s3`` handler on the client's event system, which fires once per HTTP attempt,
-retries included. The targets are exact counts:
+Requests are counted against a real local S3 server (moto's server mode on 127.0.0.1): writes
+by a ``before-send.s3`` handler on the botocore client's event system, reads (which go through
+r2store's own transport) by a hook in ``R2Store.request_hooks``. Both fire once per HTTP
+attempt, retries included. The targets are exact counts:
 
 * ``save(key, data)`` (``overwrite=False``, an atomic create): 1 request
 * the same ``save`` onto an existing key: 1 request, refused with ``ObjectExistsError``
@@ -65,15 +66,24 @@ def _free_port() -> int:
 
 
 class Counter:
-    """Counts the HTTP requests a botocore client sends, by operation."""
+    """Counts the HTTP requests sent, by operation: a botocore client's, and with
+    *store* the reads of that store's own transport too."""
 
-    def __init__(self, events: Any) -> None:
+    def __init__(self, events: Any, store: R2Store | None = None) -> None:
         self.sent: list[str] = []
         events.register("before-send.s3", self._before_send)
+        if store is not None:
+            store.request_hooks.append(self._read)
 
     def _before_send(self, event_name: str, **kwargs: Any) -> None:
         # Returning None lets botocore send the request as usual.
         self.sent.append(event_name.rsplit(".", 1)[-1])
+
+    def _read(self, method: str, url: str) -> None:
+        if method == "HEAD":
+            self.sent.append("HeadObject")
+        else:
+            self.sent.append("ListObjectsV2" if "list-type=2" in url else "GetObject")
 
     @contextmanager
     def counting(self) -> Iterator[list[str]]:
@@ -131,7 +141,7 @@ def _r2store_counts(endpoint: str) -> dict[str, list[str]]:
     }
     # Each store has its own client; count on each, so that a request any of them made
     # would show up.
-    counters = {mode: Counter(s.client.meta.events) for mode, s in stores.items()}
+    counters = {mode: Counter(s.client.meta.events, s) for mode, s in stores.items()}
     counter = counters["proxy"]
     sent = {
         "save[create]": _count(counter, lambda: store.save(KEY, DATA, overwrite=False)),
@@ -145,7 +155,7 @@ def _r2store_counts(endpoint: str) -> dict[str, list[str]]:
             raise SystemExit(f"requests: the {mode} store's url_mode is {s.config.url_mode}")
         sent[f"url[{mode}]"] = _count(counters[mode], partial(s.url, KEY))
     for s in stores.values():
-        s.client.close()
+        s.close()
     return sent
 
 
