@@ -143,7 +143,10 @@ class QuerySigner:
         self._day: tuple[str, str, str, hmac.HMAC] = self._signing_day("19700101")
 
     def __repr__(self) -> str:
-        return f"QuerySigner(endpoint_url={self._base_url!r}, region={self._region!r})"
+        # getattr: a repr must work in a traceback from a half-built signer, too.
+        endpoint = getattr(self, "_base_url", "?")
+        region = getattr(self, "_region", "?")
+        return f"QuerySigner(endpoint_url={endpoint!r}, region={region!r})"
 
     def _signing_day(self, datestamp: str) -> tuple[str, str, str, hmac.HMAC]:
         """Derive what stays the same all day: the scope, the quoted credential, the key."""
