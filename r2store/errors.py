@@ -27,6 +27,7 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "InvalidKeyError",
+    "InvalidMetadataError",
     "NotModifiedError",
     "ObjectExistsError",
     "ObjectNotFoundError",
@@ -74,6 +75,11 @@ class ConfigError(R2StoreError, ValueError):
 class InvalidKeyError(R2StoreError, ValueError):
     """An object key is empty, absolute, has ``.``/``..``/empty segments,
     backslashes or control characters, or is longer than R2 allows."""
+
+
+class InvalidMetadataError(R2StoreError, ValueError):
+    """User metadata R2 would refuse: a name that is not an HTTP token, a value that is not
+    printable ASCII, or more than R2's 8,192 bytes in all."""
 
 
 class ObjectNotFoundError(R2StoreError, FileNotFoundError):

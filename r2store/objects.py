@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
 import attrs
 
-from .errors import map_error
+from .errors import InvalidMetadataError, map_error
 
-__all__ = ["Body", "ObjectReader", "ObjectStat"]
+__all__ = [
+    "MAX_METADATA_BYTES",
+    "Body",
+    "ObjectReader",
+    "ObjectStat",
+    "header_value",
+    "user_metadata",
+]
 
 # Skipping this far forward reads the bytes rather than making a new request.
 _SKIP_AHEAD = 256 * 1024
@@ -22,6 +30,40 @@ DEFAULT_CHUNK_SIZE = 1024 * 1024
 #: arrived, so a small first one gets the first bytes to the client sooner.
 FIRST_CHUNK_SIZE = 64 * 1024
 _META_PREFIX = "x-amz-meta-"
+#: R2's limit on an object's user metadata, names and values together, in bytes.
+MAX_METADATA_BYTES = 8192
+# Metadata travels as x-amz-meta-<name> headers: names are HTTP tokens (RFC 9110) and
+# values printable ASCII, so a CR/LF can never split a header and bytes equal characters.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
+
+
+def header_value(name: str, value: str) -> str:
+    """*value* of the header parameter *name* (``content_type``, ...), or
+    :class:`InvalidMetadataError` if it is not printable ASCII."""
+    if not isinstance(value, str) or not _PRINTABLE.fullmatch(value):
+        raise InvalidMetadataError(f"{name} must be a str of printable ASCII characters")
+    return value
+
+
+def user_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    """*metadata* as botocore's ``Metadata`` parameter, or :class:`InvalidMetadataError`.
+
+    Checked before any request, so a write R2 would refuse costs no upload.
+    """
+    total = 0
+    for name, value in metadata.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise InvalidMetadataError(
+                f"metadata name {name!r} must be letters, digits and !#$%&'*+-.^_`|~"
+            )
+        header_value(f"metadata value of {name!r}", value)
+        total += len(name) + len(value)
+    if total > MAX_METADATA_BYTES:
+        raise InvalidMetadataError(
+            f"metadata is {total} bytes (names and values); R2 allows {MAX_METADATA_BYTES}"
+        )
+    return dict(metadata)
 
 
 class Body(Protocol):

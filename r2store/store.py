@@ -29,7 +29,7 @@ from .errors import (
     map_error,
 )
 from .keys import object_key, object_prefix, relative_key
-from .objects import Body, ObjectReader, ObjectStat
+from .objects import Body, ObjectReader, ObjectStat, header_value, user_metadata
 from .urls import URLBuilder
 from .writer import ObjectWriter
 
@@ -272,18 +272,11 @@ class R2Store:
         multipart parts when large, atomic create unless *overwrite*), and
         leaving a ``with`` block on an exception stores nothing.
         """
-        self._key(key)  # refuse a bad key now, not at close()
+        # Check the key and the headers now, not at close().
+        full_key = self._key(key)
+        params = self._write_params(key, content_type, metadata, cache_control, content_disposition)
         return ObjectWriter(
-            key,
-            partial(
-                self.save,
-                key,
-                content_type=content_type,
-                overwrite=overwrite,
-                metadata=metadata,
-                cache_control=cache_control,
-                content_disposition=content_disposition,
-            ),
+            key, partial(self._save, key, full_key, extra=params, overwrite=overwrite)
         )
 
     def read(self, key: str) -> bytes:
@@ -379,21 +372,41 @@ class R2Store:
         multipart upload is aborted, so a partial object never appears.
         """
         full_key = self._key(key)
+        params = self._write_params(
+            key, content_type, metadata, cache_control, content_disposition, content_encoding
+        )
+        return self._save(key, full_key, content, extra=params, overwrite=overwrite)
+
+    def _write_params(
+        self,
+        key: str,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        cache_control: str | None,
+        content_disposition: str | None,
+        content_encoding: str | None = None,
+    ) -> dict[str, Any]:
+        """PutObject's header parameters, checked: a write R2 would refuse sends nothing."""
         if content_type is None:
             # Imported here: the HTTP module is not needed to import r2store.
             from ._http import guess_type
 
             content_type = guess_type(key)
-        extra: dict[str, Any] = {"ContentType": content_type}
-        for name, value in (
-            ("CacheControl", cache_control or self.config.cache_control),
-            ("ContentDisposition", content_disposition),
-            ("ContentEncoding", content_encoding),
+        params: dict[str, Any] = {"ContentType": header_value("content_type", content_type)}
+        for name, parameter, value in (
+            ("CacheControl", "cache_control", cache_control or self.config.cache_control),
+            ("ContentDisposition", "content_disposition", content_disposition),
+            ("ContentEncoding", "content_encoding", content_encoding),
         ):
             if value:
-                extra[name] = value
+                params[name] = header_value(parameter, value)
         if metadata:
-            extra["Metadata"] = dict(metadata)
+            params["Metadata"] = user_metadata(metadata)
+        return params
+
+    def _save(
+        self, key: str, full_key: str, content: Content, *, extra: dict[str, Any], overwrite: bool
+    ) -> str:
         threshold = self.config.multipart_threshold
         if isinstance(content, (bytes, bytearray, memoryview)):
             body: Any = bytes(content) if not isinstance(content, bytes) else content

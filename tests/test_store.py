@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ import attrs
 import pytest
 
 from r2store import (
+    InvalidMetadataError,
     ObjectExistsError,
     ObjectNotFoundError,
     R2Config,
@@ -165,6 +167,39 @@ def test_save_stores_headers_and_metadata(store: R2Store) -> None:
     assert stat.content_disposition == 'attachment; filename="h.txt"'
     assert stat.content_encoding == "identity"
     assert stat.metadata == {"owner": "42"}
+
+
+def test_metadata_up_to_r2s_limit_is_stored(store: R2Store) -> None:
+    """8,192 bytes of names and values is R2's limit, and it is allowed."""
+    metadata = {"a": "x" * 4095, "b": "y" * 4095}
+    store.save("meta-limit.txt", b"x", metadata=metadata)
+    assert store.stat("meta-limit.txt").metadata == metadata
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"metadata": {"a": "x" * 4096, "b": "y" * 4095}}, "metadata is 8193 bytes"),
+        ({"metadata": {"bad name": "v"}}, "metadata name 'bad name'"),
+        ({"metadata": {"": "v"}}, "metadata name ''"),
+        ({"metadata": {"k": "line\r\nX-Injected: 1"}}, "metadata value of 'k'"),
+        ({"metadata": {"k": "caf\u00e9"}}, "metadata value of 'k'"),
+        ({"content_type": "text/plain\r\nX-Injected: 1"}, "content_type"),
+        ({"cache_control": "max-age=1\n"}, "cache_control"),
+        ({"content_disposition": "attachment; filename=\"caf\u00e9\""}, "content_disposition"),
+    ],
+)
+def test_refused_headers_send_nothing(
+    store: R2Store, requests: RequestLog, kwargs: dict[str, Any], message: str
+) -> None:
+    """Metadata and headers R2 would refuse (or that could split a header) raise
+    InvalidMetadataError before any request, from save and from open_write alike."""
+    with pytest.raises(InvalidMetadataError, match=re.escape(message)):
+        store.save("refused.txt", b"x", **kwargs)
+    with pytest.raises(InvalidMetadataError, match=re.escape(message)):
+        store.open_write("refused.txt", **kwargs)
+    assert requests.operations == []
+    assert not store.exists("refused.txt")
 
 
 def test_config_cache_control_is_the_default(store: R2Store) -> None:
