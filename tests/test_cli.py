@@ -6,6 +6,7 @@ that moto cannot produce (access denied, a connection dropped mid-download, Ctrl
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import queue
@@ -568,18 +569,28 @@ def test_process_sync_shows_no_progress_off_a_terminal(env: dict[str, str], tmp_
     assert b"\r" not in done.stdout
 
 
-@pytest.fixture
-def served(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    """``r2store serve --port 0`` running; yields its proxy base URL, and stops it with Ctrl-C."""
+@attrs.define
+class Served:
+    """A running ``r2store serve``: its proxy base URL, and once it has stopped, everything
+    it printed (stdout, then stderr)."""
+
+    url: str
+    output: list[str]
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], cwd: Path, *options: str) -> Iterator[Served]:
+    """Run ``r2store [OPTIONS] serve --port 0`` until the block ends, then stop it with Ctrl-C."""
     with subprocess.Popen(
-        [sys.executable, "-m", "r2store", "serve", "--port", "0"],
+        [sys.executable, "-m", "r2store", *options, "serve", "--port", "0"],
         env=subprocess_env(env),
-        cwd=tmp_path,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     ) as process:
         assert process.stdout is not None
+        assert process.stderr is not None
         lines: queue.Queue[str] = queue.Queue()
 
         def read(stream: IO[str]) -> None:
@@ -587,20 +598,30 @@ def served(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
             for line in stream:
                 lines.put(line)
 
-        threading.Thread(target=read, args=(process.stdout,), daemon=True).start()
+        reader = threading.Thread(target=read, args=(process.stdout,), daemon=True)
+        reader.start()
         try:
             first = lines.get(timeout=DEADLINE)
             assert first.startswith("Serving bucket "), first
             # "Serving bucket <name> at http://127.0.0.1:<port>/media-proxy/<key>"
-            yield first.split(" at ", 1)[1].strip().removesuffix("<key>")
+            served = Served(first.split(" at ", 1)[1].strip().removesuffix("<key>"), [first])
+            yield served
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=DEADLINE) == 0
-            assert process.stderr is not None
-            assert "Traceback" not in process.stderr.read()
+            reader.join(timeout=DEADLINE)
+            served.output += [*lines.queue, process.stderr.read()]
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture
+def served(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """``r2store serve --port 0`` running; yields its proxy base URL, and stops it with Ctrl-C."""
+    with serving(env, tmp_path) as server:
+        yield server.url
+    assert "Traceback" not in server.output[-1]
 
 
 def test_serve_streams_objects_through_the_proxy(served: str, store: R2Store) -> None:

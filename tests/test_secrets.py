@@ -7,6 +7,7 @@ it produces is searched for them and for their base64, hex and percent-encoded f
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import http.server
@@ -20,12 +21,15 @@ from typing import Any
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 import attrs
+import httpx
 import pytest
 from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from r2store import ConfigError, R2Config, R2Store, R2StoreError, urls
+from r2store.asgi import R2ProxyApp as AsgiProxyApp
+from r2store.asgi import R2ProxyMiddleware as AsgiProxyMiddleware
 from r2store.cli import main
 from r2store.django import R2Storage, storages_from_env
 from r2store.proxy import MediaProxy
@@ -34,6 +38,7 @@ from r2store.wsgi import R2ProxyApp, R2ProxyMiddleware
 from tests.conftest import free_port
 from tests.django_tests.conftest import use_r2
 from tests.integrations.upstreams import StalledServer
+from tests.test_cli import serving
 
 SECRET = "SECRET-abc123-r2store-secret-access-key-9f8e7d6c5b4a"
 SIGNING_KEY = "SIGNKEY-xyz789-r2store-proxy-signing-key-0a1b2c3d4e"
@@ -269,6 +274,10 @@ OPERATIONS: dict[str, Callable[[R2Store], object]] = {
 # -- repr and str ---------------------------------------------------------------------------
 
 
+async def _no_app(scope: Any, receive: Any, send: Any) -> None:
+    """An ASGI app for the middleware to wrap; never called here."""
+
+
 def _objects_holding_secrets() -> dict[str, object]:
     config = secret_config("http://127.0.0.1:9", "some-bucket")
     store = R2Store(config)
@@ -282,6 +291,8 @@ def _objects_holding_secrets() -> dict[str, object]:
         "media_proxy": MediaProxy(store=store),
         "wsgi_app": R2ProxyApp(store),
         "wsgi_middleware": R2ProxyMiddleware(lambda e, s: [], store),
+        "asgi_app": AsgiProxyApp(store),
+        "asgi_middleware": AsgiProxyMiddleware(_no_app, store),
     }
 
 
@@ -543,7 +554,7 @@ class Answer:
     texts: list[str]
 
 
-def _call_wsgi(app: Any, path: str, method: str = "GET", **environ: str) -> Answer:
+def _call_wsgi(store: R2Store, path: str, method: str = "GET", **environ: str) -> Answer:
     env: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path, **environ}
     wsgiref.util.setup_testing_defaults(env)
     started: list[Any] = []
@@ -552,7 +563,7 @@ def _call_wsgi(app: Any, path: str, method: str = "GET", **environ: str) -> Answ
         started.append((status, headers))
         return lambda data: None
 
-    body_iter = app(env, start_response)
+    body_iter = R2ProxyApp(store)(env, start_response)
     try:
         body = b"".join(body_iter)
     finally:
@@ -562,6 +573,61 @@ def _call_wsgi(app: Any, path: str, method: str = "GET", **environ: str) -> Answ
     status, headers = started[0]
     texts = [status, repr(headers), body.decode("latin-1")]
     return Answer(int(status.split()[0]), texts)
+
+
+def _call_asgi(store: R2Store, path: str, method: str = "GET", **environ: str) -> Answer:
+    """The same request as :func:`_call_wsgi`, through the ASGI app on an event loop:
+    CGI-style ``HTTP_*`` names become headers, ``QUERY_STRING`` the query string."""
+    headers = [
+        (name[5:].replace("_", "-").lower().encode(), value.encode("latin-1"))
+        for name, value in environ.items()
+        if name.startswith("HTTP_")
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("utf-8", "surrogateescape"),
+        "root_path": "",
+        "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        done = asyncio.Event()
+        requested = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await done.wait()  # the client stays until the whole answer has arrived
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                done.set()
+
+        await AsgiProxyApp(store)(scope, receive, send)
+        done.set()
+
+    asyncio.run(run())
+    start = sent[0]
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    texts = [repr(start), body.decode("latin-1")]
+    return Answer(start["status"], texts)
+
+
+#: The proxy adapters, each called in-process: the same request gives the same answer.
+ADAPTERS: dict[str, Callable[..., Answer]] = {"wsgi": _call_wsgi, "asgi": _call_asgi}
 
 
 def _expired_query(store: R2Store, key: str, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -607,43 +673,59 @@ def _query(store: R2Store, kind: str, path: str, monkeypatch: pytest.MonkeyPatch
     return _signed_query(store, key) if not key.startswith("..") else "expires=1&signature=x"
 
 
-@pytest.mark.parametrize("case", list(PROXY_CASES))
-def test_wsgi_proxy_answers_show_no_secret(
+@pytest.mark.parametrize(
+    ("case", "adapter"),
+    [
+        (case, adapter)
+        for case in PROXY_CASES
+        for adapter in ADAPTERS
+        # An ASGI server hands the app a decoded str path: undecodable bytes never reach it.
+        if not (case == "not_utf8" and adapter == "asgi")
+    ],
+)
+def test_proxy_answers_show_no_secret(
     moto_store: R2Store,
     case: str,
+    adapter: str,
     debug_logs: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Every 2xx/3xx/4xx answer of the WSGI proxy (signed URLs on) shows no secret."""
+    """Every 2xx/3xx/4xx answer of the proxies (signed URLs on) shows no secret."""
     path, method, environ, kind, expected = PROXY_CASES[case]
     query = _query(moto_store, kind, path, monkeypatch)
-    answer = _call_wsgi(R2ProxyApp(moto_store), path, method, QUERY_STRING=query, **environ)
+    answer = ADAPTERS[adapter](moto_store, path, method, QUERY_STRING=query, **environ)
     assert answer.status == expected
     assert leaks(answer.texts + log_texts(debug_logs)) == []
 
 
+@pytest.mark.parametrize("adapter", list(ADAPTERS))
 @pytest.mark.parametrize("answer_name", list(ANSWERS))
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-def test_wsgi_proxy_upstream_failures_show_no_secret(
-    error_endpoint: str, answer_name: str, method: str, debug_logs: pytest.LogCaptureFixture
+def test_proxy_upstream_failures_show_no_secret(
+    error_endpoint: str,
+    answer_name: str,
+    method: str,
+    adapter: str,
+    debug_logs: pytest.LogCaptureFixture,
 ) -> None:
-    """A refused, broken or missing upstream gives 4xx/5xx from the proxy, and no secret."""
+    """A refused, broken or missing upstream gives 4xx/5xx from the proxies, and no secret."""
     with failing_store(error_endpoint, answer_name) as store:
-        answer = _call_wsgi(
-            R2ProxyApp(store), "/a.txt", method, QUERY_STRING=_signed_query(store, "a.txt")
+        answer = ADAPTERS[adapter](
+            store, "/a.txt", method, QUERY_STRING=_signed_query(store, "a.txt")
         )
         assert answer.status in (404, 502)
         assert leaks(answer.texts + log_texts(debug_logs)) == []
 
 
+@pytest.mark.parametrize("adapter", list(ADAPTERS))
 @pytest.mark.parametrize("where", ["closed", "stalled"])
-def test_wsgi_proxy_unreachable_upstream_shows_no_secret(
-    stalled_endpoint: str, where: str, debug_logs: pytest.LogCaptureFixture
+def test_proxy_unreachable_upstream_shows_no_secret(
+    stalled_endpoint: str, where: str, adapter: str, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     """An unreachable or silent upstream gives 502/504 and no secret in answer or logs."""
     endpoint = stalled_endpoint if where == "stalled" else f"http://127.0.0.1:{free_port()}"
     with failing_store(endpoint, "media", read_timeout=0.3) as store:
-        answer = _call_wsgi(R2ProxyApp(store), "/a.txt", QUERY_STRING=_signed_query(store, "a.txt"))
+        answer = ADAPTERS[adapter](store, "/a.txt", QUERY_STRING=_signed_query(store, "a.txt"))
         assert answer.status == (504 if where == "stalled" else 502)
         assert any(r.exc_info for r in debug_logs.records if r.name == "r2store.proxy")
         assert leaks(answer.texts + log_texts(debug_logs)) == []
@@ -815,6 +897,53 @@ def test_cli_upstream_failures_show_no_secret(
     out, err = capsys.readouterr()
     assert "error:" in err
     assert leaks([out, err, *log_texts(debug_logs)]) == []
+
+
+#: Requests to ``r2store serve`` -> the statuses expected: (method, key, query kind).
+SERVE_REQUESTS: list[tuple[str, str, str]] = [
+    ("GET", "there.txt", "signed"),
+    ("HEAD", "there.txt", "signed"),
+    ("GET", "there.txt", "none"),
+    ("GET", "there.txt", "forged"),
+    ("GET", "missing.txt", "signed"),
+    ("GET", "%2e%2e/there.txt", "none"),
+    ("POST", "there.txt", "signed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("bucket_name", "expected"),
+    [
+        (None, [200, 200, 403, 403, 404, 404, 405]),
+        ("answer-denied", [502, 502, 403, 403, 502, 404, 405]),
+        ("answer-badsig", [502, 502, 403, 403, 502, 404, 405]),
+    ],
+)
+def test_serve_shows_no_secret(
+    cli_env: dict[str, str],
+    error_endpoint: str,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    bucket_name: str | None,
+    expected: list[int],
+) -> None:
+    """``r2store -vv serve``: its answers, its request log and its -vv logs show no secret,
+    over the moto bucket (None) and over an upstream that refuses the credentials."""
+    env = dict(cli_env)
+    if bucket_name is not None:
+        env |= {"R2_ENDPOINT_URL": error_endpoint, "R2_BUCKET_NAME": bucket_name}
+    signer = R2Store(secret_config(env["R2_ENDPOINT_URL"], env["R2_BUCKET_NAME"], location=""))
+    texts: list[str] = []
+    statuses: list[int] = []
+    with serving(env, tmp_path, "-vv") as server:
+        for method, key, kind in SERVE_REQUESTS:
+            query = _query(signer, kind, "/" + key, monkeypatch)
+            response = httpx.request(method, f"{server.url}{key}?{query}", timeout=30)
+            statuses.append(response.status_code)
+            texts += [str(response.status_code), repr(response.headers), response.text]
+    assert statuses == expected
+    assert any("GET" in line for line in server.output)  # the request log was captured
+    assert leaks(texts + server.output) == []
 
 
 @pytest.mark.parametrize("kind", ["short_signing_key", "secret_with_space", "everything_at_once"])
