@@ -16,7 +16,7 @@ import threading
 import traceback
 import types
 import wsgiref.util
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
@@ -597,7 +597,7 @@ def _call_asgi(store: R2Store, path: str, method: str = "GET", **environ: str) -
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 80),
     }
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def run() -> None:
         done = asyncio.Event()
@@ -611,7 +611,7 @@ def _call_asgi(store: R2Store, path: str, method: str = "GET", **environ: str) -
             await done.wait()  # the client stays until the whole answer has arrived
             return {"type": "http.disconnect"}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             sent.append(message)
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 done.set()
