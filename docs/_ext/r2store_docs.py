@@ -13,8 +13,6 @@
     The ``r2store`` command's reference, from the argparse parser that
     ``r2store.cli`` builds (found by ``r2store_cli_parser``, or by looking for
     a function that takes no arguments and returns an ``ArgumentParser``).
-    While ``r2store.cli`` does not exist, the directive's own content is shown
-    instead.
 """
 
 from __future__ import annotations
@@ -322,21 +320,11 @@ def _arguments(parser: argparse.ArgumentParser) -> list[nodes.Node]:
 
 
 class CLIReference(SphinxDirective):
-    """``r2store-cli`` -- the command reference, or the directive's content without a CLI."""
-
-    has_content = True
+    """``r2store-cli`` -- the command reference, generated from the command's own parser."""
 
     def run(self) -> list[nodes.Node]:
         config = self.env.config
-        try:
-            module = importlib.import_module(config.r2store_cli_module)
-        except ModuleNotFoundError as exc:
-            if exc.name != config.r2store_cli_module:
-                raise
-            logger.info("r2store-cli: no %s yet; showing the page's own text", exc.name)
-            container = nodes.container()
-            self.state.nested_parse(self.content, self.content_offset, container)
-            return list(container.children)
+        module = importlib.import_module(config.r2store_cli_module)
         self.env.note_dependency(inspect.getfile(module))
         try:
             factory = find_parser_factory(module, config.r2store_cli_parser)
