@@ -8,6 +8,7 @@ on first use, so a process that only reads never imports botocore.
 from __future__ import annotations
 
 import builtins
+import hashlib
 import io
 import logging
 import math
@@ -439,10 +440,20 @@ class R2Store:
         params = {"Bucket": self.config.bucket, "Key": full_key, "Body": body, **extra}
         if not overwrite:
             params["IfNoneMatch"] = "*"
+        start = 0 if isinstance(body, bytes) else body.tell()
         try:
             self.client.put_object(**params)
         except Exception as exc:
-            raise map_error(exc, key=key, creating=not overwrite) from exc
+            error = map_error(exc, key=key, creating=not overwrite)
+            # A create whose first attempt was stored but whose answer was lost meets its own
+            # object on the retry (412): not someone else's, if it holds exactly our bytes.
+            if (
+                isinstance(error, ObjectExistsError)
+                and _retried(exc)
+                and self._holds(key, f'"{_md5(body, start)}"')
+            ):
+                return
+            raise error from exc
 
     def _upload_parts(
         self,
@@ -507,12 +518,28 @@ class R2Store:
             }
             if not overwrite:
                 params["IfNoneMatch"] = "*"
-            client.complete_multipart_upload(**params)
+            try:
+                client.complete_multipart_upload(**params)
+            except Exception as exc:
+                # A completion that was done but whose answer was lost is refused when
+                # retried (412 for a create, or NoSuchUpload): the object may be ours.
+                if _retried(exc) and self._holds(key, _multipart_etag(completed)):
+                    return
+                raise
         except BaseException as exc:
             _abort(client, bucket, full_key, upload_id)
             if isinstance(exc, Exception):
                 raise map_error(exc, key=key, creating=not overwrite) from exc
             raise
+
+    def _holds(self, key: str, etag: str | None) -> bool:
+        """Whether the object under *key* has *etag* now (False if that cannot be told)."""
+        if etag is None:
+            return False
+        try:
+            return self.stat(key).etag == etag
+        except R2StoreError:
+            return False
 
     def delete(self, key: str) -> None:
         """Delete the object; a missing key is not an error."""
@@ -601,6 +628,41 @@ def _next_token(truncated: bool, token: str | None) -> str | None:
         # Asking again without a token would start over: a loop, not a listing.
         raise R2StoreError("R2 sent a truncated listing without a continuation token")
     return token
+
+
+def _retried(exc: Exception) -> bool:
+    """Whether botocore's answer in *exc* came after at least one retry."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return False
+    return bool(response.get("ResponseMetadata", {}).get("RetryAttempts"))
+
+
+def _md5(body: Any, start: int) -> str:
+    """The MD5 (hex) of *body*: bytes, or a seekable stream from *start* to its end.
+
+    That is the ETag S3 and R2 give an object stored by one PutObject.
+    """
+    digest = hashlib.md5(usedforsecurity=False)
+    if isinstance(body, bytes):
+        digest.update(body)
+        return digest.hexdigest()
+    body.seek(start)
+    while chunk := body.read(1024 * 1024):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _multipart_etag(parts: builtins.list[dict[str, Any]]) -> str | None:
+    """The ETag S3 and R2 give a multipart object: the MD5 of its parts' MD5s, and their
+    count (None if a part's ETag is not an MD5)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    try:
+        for part in parts:
+            digest.update(bytes.fromhex(str(part["ETag"]).strip('"')))
+    except ValueError:
+        return None
+    return f'"{digest.hexdigest()}-{len(parts)}"'
 
 
 def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:
