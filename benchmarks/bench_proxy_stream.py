@@ -3,8 +3,10 @@
 The object sits behind a fast local S3 upstream: nginx serving ``<root>/<bucket>/<key>``
 path-style, which boto3 reads at gigabytes a second (moto builds every object in memory on
 each GET and would be the bottleneck). ``r2store.wsgi.R2ProxyApp`` runs under gunicorn
-(``-w 1 -k gthread --threads 4``) and ``r2store.asgi.R2ProxyApp`` under uvicorn
-(``--loop asyncio``), each over ``R2Store`` pointed at nginx. A client in this process
+(``-w 1 -k gthread --threads 4``), ``r2store.asgi.R2ProxyApp`` under uvicorn
+(``--loop asyncio``), and a minimal Django project serving the object through
+``path("media-proxy/", include("r2store.django.urls"))`` under the same gunicorn settings,
+each over r2store pointed at nginx. A client in this process
 reads through the proxy with urllib3 (``read(1 MiB)``, the loop boto3's ``iter_chunks``
 runs underneath), interleaved with the anchor: a direct boto3
 ``get_object(...)["Body"].iter_chunks(1 MiB)`` from the same upstream, in the same run.
@@ -26,8 +28,12 @@ proxies (a WSGI app returning ``iter_chunks(64 KiB)``, a Starlette ``StreamingRe
 Every row also reports CPU milliseconds per 10^9 bytes moved, by process (client, server,
 upstream), from ``/proc/<pid>/stat``: on a small machine the throughput ratio is mostly what
 the extra hop costs in CPU, and that number is less disturbed by other load than MB/s.
+With django-storages installed, one more context row: its ``S3Storage`` opened into Django's
+``FileResponse`` under the same gunicorn, the usual way a Django project serves media from S3
+(its ``S3File`` downloads the whole object before the first byte goes out).
 
-Needs nginx (``apt-get install -y nginx-light``), gunicorn, uvicorn, starlette and moto.
+Needs nginx (``apt-get install -y nginx-light``), gunicorn, uvicorn, starlette, Django and
+moto.
 Run: ``python benchmarks/bench_proxy_stream.py [--json PATH] [--runs N] [--context-runs N]
 [--size-mib N] [--moto-size-mib N] [--no-context]``
 """
@@ -114,6 +120,33 @@ client = boto3.client(
     config=Config(s3={"addressing_style": "path"}),
 )
 """
+# A Django project in two modules: settings that are also the URLconf, and the WSGI app.
+_DJANGO_SETTINGS = """\
+import os
+from django.urls import include, path
+
+SECRET_KEY = "bench-only-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1"]
+INSTALLED_APPS = [{app}]
+# The two of startproject's middleware that need no database.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+ROOT_URLCONF = __name__
+USE_TZ = True
+STORAGES = {{
+    "default": {{"BACKEND": {backend}, "OPTIONS": {{{options}}}}},
+    "staticfiles": {{"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
+}}
+"""
+_DJANGO_APP = """\
+import os
+os.environ["DJANGO_SETTINGS_MODULE"] = "{settings}"
+from django.core.wsgi import get_wsgi_application
+app = get_wsgi_application()
+"""
 APPS = {
     "r2store_wsgi": _STORE + "from r2store.wsgi import R2ProxyApp\napp = R2ProxyApp(store)\n",
     "r2store_asgi": _STORE + "from r2store.asgi import R2ProxyApp\napp = R2ProxyApp(store)\n",
@@ -146,6 +179,33 @@ async def serve(request):
 
 app = Starlette(routes=[Route("/{key:path}", serve)])
 """,
+    "r2store_django_settings": _DJANGO_SETTINGS.format(
+        app='"r2store.django"',
+        backend='"r2store.django.R2Storage"',
+        options='"endpoint_url": os.environ["BENCH_UPSTREAM"], "bucket": "bench", '
+        '"access_key_id": "x", "secret_access_key": "y" * 20',
+    )
+    + """MEDIA_URL = "/media-proxy/"
+urlpatterns = [path("media-proxy/", include("r2store.django.urls"))]
+""",
+    "r2store_django": _DJANGO_APP.format(settings="r2store_django_settings"),
+    "storages_django_settings": _DJANGO_SETTINGS.format(
+        app='"storages"',
+        backend='"storages.backends.s3.S3Storage"',
+        options='"endpoint_url": os.environ["BENCH_UPSTREAM"], "bucket_name": "bench", '
+        '"access_key": "x", "secret_key": "y" * 20, "region_name": "auto", '
+        '"addressing_style": "path", "querystring_auth": False',
+    )
+    + """
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+
+def serve(request, key):
+    return FileResponse(default_storage.open(key))
+
+urlpatterns = [path("media/<path:key>", serve)]
+""",
+    "storages_django": _DJANGO_APP.format(settings="storages_django_settings"),
 }
 
 
@@ -157,6 +217,7 @@ class Server:
     label: str
     kind: str  # "gunicorn", "uvicorn", or "nginx" (a C relay, no app)
     app: str
+    prefix: str = "/"  # the object is at <prefix><key>
 
     def argv(self, port: int, app_dir: Path) -> list[str]:
         if self.kind == "gunicorn":
@@ -177,6 +238,9 @@ class Server:
 _UVICORN_HTTP = "httptools" if importlib.util.find_spec("httptools") else "h11"
 GUNICORN = Server("gunicorn", "r2store WSGI, gunicorn gthread", "gunicorn", "r2store_wsgi")
 UVICORN = Server("uvicorn", f"r2store ASGI, uvicorn ({_UVICORN_HTTP})", "uvicorn", "r2store_asgi")
+DJANGO = Server(
+    "django", "r2store Django view, gunicorn gthread", "gunicorn", "r2store_django", "/media-proxy/"
+)
 NAIVE_WSGI = Server(
     "naive-wsgi", "naive WSGI iter_chunks(64 KiB), gunicorn", "gunicorn", "naive_wsgi"
 )
@@ -187,6 +251,15 @@ NAIVE_STARLETTE = Server(
     "uvicorn",
     "naive_starlette",
 )
+STORAGES_DJANGO = Server(
+    "storages-django",
+    "django-storages S3Storage + FileResponse, gunicorn",
+    "gunicorn",
+    "storages_django",
+    "/media/",
+)
+# The django-storages row needs both; it is skipped without them.
+HAVE_STORAGES = all(importlib.util.find_spec(m) for m in ("django", "storages"))
 
 
 @dataclass(frozen=True)
@@ -401,7 +474,7 @@ def measure(
     """Warm *server* up, then interleave direct and proxied reads, watching the server's RSS."""
     with serving(server, upstream, work) as (port, worker):
         pool = urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=1, retries=False)
-        path = "/" + KEY
+        path = server.prefix + KEY
         try:
             # Warm-up: imports, the S3 client, connections, thread pools. The first read also
             # proves the proxy sends the object's bytes, not just the right number of them.
@@ -551,13 +624,18 @@ def measure_nginx(
     finally:
         raw_pool.close()
     judged = [
-        measure(s, upstream, client, size, digest, args.runs, work) for s in (GUNICORN, UVICORN)
+        measure(s, upstream, client, size, digest, args.runs, work)
+        for s in (GUNICORN, UVICORN, DJANGO)
     ]
     naive = []
     if not args.no_context:
+        context = [NGINX_RELAY, NAIVE_WSGI, NAIVE_STARLETTE]
+        if HAVE_STORAGES:
+            context.append(STORAGES_DJANGO)
+        else:
+            print("proxy_stream: django-storages is not installed; skipping its row")
         naive = [
-            measure(s, upstream, client, size, digest, args.context_runs, work)
-            for s in (NGINX_RELAY, NAIVE_WSGI, NAIVE_STARLETTE)
+            measure(s, upstream, client, size, digest, args.context_runs, work) for s in context
         ]
     return judged, naive, raw
 
@@ -617,7 +695,9 @@ def main(argv: list[str] | None = None) -> int:
     for m in judged:
         results += rows_for(m, "", True, "nginx")
     for m in naive:
-        results += rows_for(m, "", False, "nginx")[:2]
+        rows = rows_for(m, "", False, "nginx")
+        # The naive proxies hold one chunk; django-storages' memory is the point of its row.
+        results += rows if m.server is STORAGES_DJANGO else rows[:2]
     direct_mb_s = best_mb_s(judged[0].direct)
     results.append(
         {
