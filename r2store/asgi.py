@@ -16,13 +16,11 @@ daphne).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .objects import FIRST_CHUNK_SIZE
 from .proxy import MediaProxy, ProxyResponse
 
 if TYPE_CHECKING:
@@ -30,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ASGI_CHUNK_SIZE", "R2ProxyApp", "R2ProxyMiddleware"]
 
-logger = logging.getLogger("r2store.proxy")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -93,13 +90,11 @@ class _Server:
                 body = b"" if scope["method"] == "HEAD" else response.body
                 await send({"type": "http.response.body", "body": body})
             else:
-                await self._stream(response, receive, send, key)
+                await self._stream(response, receive, send)
         finally:
             response.close()
 
-    async def _stream(
-        self, response: ProxyResponse, receive: Receive, send: Send, key: str
-    ) -> None:
+    async def _stream(self, response: ProxyResponse, receive: Receive, send: Send) -> None:
         """Send the body chunk by chunk; stop reading from R2 as soon as the client leaves.
 
         uvicorn's send() returns quietly after a disconnect, so the only sign
@@ -116,18 +111,10 @@ class _Server:
 
         watcher = asyncio.ensure_future(watch())
         size = self.proxy.chunk_size
-        # A small first chunk: the client gets bytes before a whole chunk has arrived.
-        amount = min(FIRST_CHUNK_SIZE, size)
         try:
             while not gone.is_set():
-                try:
-                    chunk = await self._run(body.read, amount)
-                    amount = size
-                except Exception:
-                    # Headers are out: raising makes the server cut the connection,
-                    # so the client never takes a truncated body for a whole one.
-                    logger.error("media proxy: R2 failed mid-body serving %r", key, exc_info=True)
-                    raise
+                # A failure propagates: the server cuts the connection (see next_chunk).
+                chunk = await self._run(response.next_chunk, size)
                 if not chunk:
                     await send({"type": "http.response.body", "body": b""})
                     return

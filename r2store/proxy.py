@@ -33,7 +33,7 @@ from .errors import (
     UpstreamTimeoutError,
 )
 from .keys import object_key
-from .objects import DEFAULT_CHUNK_SIZE, ObjectReader, ObjectStat
+from .objects import DEFAULT_CHUNK_SIZE, FIRST_CHUNK_SIZE, ObjectReader, ObjectStat
 
 if TYPE_CHECKING:
     from .store import R2Store
@@ -68,6 +68,23 @@ class ProxyResponse:
     status: int
     headers: list[tuple[str, str]]
     body: ObjectReader | bytes = b""
+
+    def next_chunk(self, size: int) -> bytes:
+        """The body's next chunk for the client, at most *size* bytes; ``b""`` at the end.
+
+        The first chunk is at most :data:`~r2store.objects.FIRST_CHUNK_SIZE`: a read
+        returns only once its whole chunk has arrived, and the client should get bytes
+        before that. A failure is logged and raised again: the headers are out by then,
+        so the adapter lets it propagate and the server cuts the connection -- the
+        client sees a truncated transfer, never a complete-looking one.
+        """
+        body = self.body
+        assert isinstance(body, ObjectReader), "only a streamed body has chunks"
+        try:
+            return body.read(size if body.tell() else min(FIRST_CHUNK_SIZE, size))
+        except Exception:
+            logger.error("media proxy: R2 failed mid-body serving %r", body.name, exc_info=True)
+            raise
 
     def close(self) -> None:
         """Release the upstream connection, if there is one."""

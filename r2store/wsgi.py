@@ -8,12 +8,10 @@ app = R2ProxyMiddleware(app, R2Store.from_env())   # serves /media-proxy/<key>
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from .objects import FIRST_CHUNK_SIZE
 from .proxy import MediaProxy, ProxyResponse
 
 if TYPE_CHECKING:
@@ -23,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["R2ProxyApp", "R2ProxyMiddleware"]
 
-logger = logging.getLogger("r2store.proxy")
 
 # The request headers the proxy reads, as WSGI names them.
 _HEADERS = {
@@ -94,33 +91,22 @@ def _serve(
     start_response(_status_line(response.status), response.headers)
     if isinstance(response.body, bytes):
         return [response.body] if response.body and environ["REQUEST_METHOD"] != "HEAD" else []
-    return _Body(response, proxy.chunk_size, key)
+    return _Body(response, proxy.chunk_size)
 
 
 class _Body:
     """Streams an object to the server; ``close()`` (called by every WSGI server,
     also when the client goes away) releases the R2 connection at once."""
 
-    def __init__(self, response: ProxyResponse, chunk_size: int, key: str) -> None:
+    def __init__(self, response: ProxyResponse, chunk_size: int) -> None:
         self._response = response
         self._chunk_size = chunk_size
-        self._key = key
 
     def __iter__(self) -> Iterator[bytes]:
-        body = self._response.body
-        assert not isinstance(body, bytes)
-        read, size = body.read, self._chunk_size
-        try:
-            # A small first chunk: the client gets bytes before a whole chunk has arrived.
-            chunk = read(min(FIRST_CHUNK_SIZE, size))
-            while chunk:
-                yield chunk
-                chunk = read(size)
-        except Exception:
-            # Headers are out: the server must cut the connection so the client
-            # sees a truncated transfer, never a complete-looking 200.
-            logger.error("media proxy: R2 failed mid-body serving %r", self._key, exc_info=True)
-            raise
+        # A failure propagates: the server cuts the connection (see next_chunk).
+        next_chunk, size = self._response.next_chunk, self._chunk_size
+        while chunk := next_chunk(size):
+            yield chunk
 
     def close(self) -> None:
         self._response.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from r2store import R2Store
+from r2store.objects import FIRST_CHUNK_SIZE
 from r2store.proxy import MediaProxy
 
 
@@ -47,3 +48,21 @@ def test_the_authorize_hook_sees_request_and_key(store: R2Store) -> None:
     proxy = MediaProxy(store=store, authorize=authorize)
     assert proxy.handle("GET", "private/x.png", {}, request="req").status == 403
     assert seen == [("req", "private/x.png")]
+
+
+def test_chunks_start_small_then_take_the_chunk_size(store: R2Store) -> None:
+    """The first chunk is at most FIRST_CHUNK_SIZE (the client's first bytes come sooner),
+    then each is the chunk size asked for, to the end of the object, for every adapter."""
+    data = bytes(range(256)) * 1024  # 256 KiB
+    store.save("chunks.bin", data)
+    response = MediaProxy(store=store).handle("GET", "chunks.bin", {}, "", None)
+    try:
+        sizes = []
+        received = b""
+        while chunk := response.next_chunk(100 * 1024):
+            sizes.append(len(chunk))
+            received += chunk
+    finally:
+        response.close()
+    assert sizes == [FIRST_CHUNK_SIZE, 100 * 1024, len(data) - FIRST_CHUNK_SIZE - 100 * 1024]
+    assert received == data

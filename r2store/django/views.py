@@ -7,19 +7,17 @@ in memory before the first byte.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Iterator
 
 from django.core.files.storage import storages
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from ..objects import ObjectReader
+from ..proxy import ProxyResponse
 from .storage import R2Storage
 
 __all__ = ["media_proxy"]
 
-logger = logging.getLogger("r2store.proxy")
 
 _HEADERS = (
     "range",
@@ -49,9 +47,9 @@ def media_proxy(request: HttpRequest, key: str) -> HttpResponseBase:
     else:
         chunks: _Body
         if isinstance(request, ASGIRequest):
-            chunks = _AsyncChunks(body, proxy.chunk_size, key)
+            chunks = _AsyncChunks(answer, proxy.chunk_size)
         else:
-            chunks = _Chunks(body, proxy.chunk_size, key)
+            chunks = _Chunks(answer, proxy.chunk_size)
         response = StreamingHttpResponse(chunks, status=answer.status)
     for name, value in answer.headers:
         response[name] = value
@@ -61,23 +59,18 @@ def media_proxy(request: HttpRequest, key: str) -> HttpResponseBase:
 class _Body:
     """Reads the object chunk by chunk. Django calls close() when the server is
     done with the response -- also when the client went away -- and that
-    releases R2's connection at once."""
+    releases R2's connection at once. A failed read propagates, so the server
+    cuts the connection (see :meth:`ProxyResponse.next_chunk`)."""
 
-    def __init__(self, body: ObjectReader, size: int, key: str) -> None:
-        self._body = body
+    def __init__(self, response: ProxyResponse, size: int) -> None:
+        self._response = response
         self._size = size
-        self._key = key
 
     def _next_chunk(self) -> bytes:
-        try:
-            return self._body.read(self._size)
-        except Exception:
-            # Headers are out: raising makes the server cut the connection.
-            logger.error("media proxy: R2 failed mid-body serving %r", self._key, exc_info=True)
-            raise
+        return self._response.next_chunk(self._size)
 
     def close(self) -> None:
-        self._body.close()
+        self._response.close()
 
 
 class _Chunks(_Body):
