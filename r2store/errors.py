@@ -165,6 +165,9 @@ def map_error(exc: Exception, *, key: str | None = None, creating: bool = False)
         status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if creating and (code in _PRECONDITION_CODES or code in _CONFLICT_CODES):
             return ObjectExistsError(f"an object already exists{about}")
+        if code == "NoSuchUpload":
+            # A 404, but no file is missing: the multipart upload was aborted or expired.
+            return UpstreamError(f"the multipart upload{about} no longer exists")
         if code in _NOT_FOUND_CODES or status == 404:
             if code == "NoSuchBucket":
                 return ObjectNotFoundError(f"the configured bucket does not exist{about}")

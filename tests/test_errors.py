@@ -43,6 +43,7 @@ def client_error(code: str, status: int) -> ClientError:
         ("NoSuchKey", 404, ObjectNotFoundError),
         ("404", 404, ObjectNotFoundError),
         ("NoSuchBucket", 404, ObjectNotFoundError),
+        ("NoSuchUpload", 404, UpstreamError),
         ("AccessDenied", 403, AccessDeniedError),
         ("SignatureDoesNotMatch", 403, AccessDeniedError),
         ("InvalidAccessKeyId", 401, AccessDeniedError),
