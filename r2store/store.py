@@ -8,14 +8,12 @@ on first use, so a process that only reads never imports botocore.
 from __future__ import annotations
 
 import builtins
-import hashlib
 import io
 import logging
 import math
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,6 +33,8 @@ from .urls import URLBuilder
 from .writer import ObjectWriter
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from ._transport import RequestHook, Transport
 
 __all__ = ["Content", "R2Store", "part_size_for"]
@@ -490,6 +490,9 @@ class R2Store:
             )
             return {"PartNumber": number, "ETag": response["ETag"]}
 
+        # Imported here, as botocore is: only multipart uploads need a thread pool.
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
         parts: builtins.list[Future[dict[str, Any]]] = []
         try:
             with ThreadPoolExecutor(config.max_concurrency, "r2store-upload") as pool:
@@ -643,6 +646,8 @@ def _md5(body: Any, start: int) -> str:
 
     That is the ETag S3 and R2 give an object stored by one PutObject.
     """
+    import hashlib  # on first use: its OpenSSL binding is slow to load
+
     digest = hashlib.md5(usedforsecurity=False)
     if isinstance(body, bytes):
         digest.update(body)
@@ -656,6 +661,8 @@ def _md5(body: Any, start: int) -> str:
 def _multipart_etag(parts: builtins.list[dict[str, Any]]) -> str | None:
     """The ETag S3 and R2 give a multipart object: the MD5 of its parts' MD5s, and their
     count (None if a part's ETag is not an MD5)."""
+    import hashlib  # on first use: its OpenSSL binding is slow to load
+
     digest = hashlib.md5(usedforsecurity=False)
     try:
         for part in parts:
