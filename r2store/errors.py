@@ -17,10 +17,12 @@ the original stays available as ``__cause__``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = [
     "AccessDeniedError",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from .errors import InvalidMetadataError, map_error
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = [
     "MAX_METADATA_BYTES",

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import builtins
 import io
-import logging
 import math
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,12 +32,11 @@ from .writer import ObjectWriter
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+    from datetime import datetime
 
     from ._transport import RequestHook, Transport
 
 __all__ = ["Content", "R2Store", "part_size_for"]
-
-logger = logging.getLogger("r2store")
 
 
 class BinaryReadable(Protocol):
@@ -677,7 +674,12 @@ def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:
         client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
     except Exception:
         # R2 also expires incomplete uploads after 7 days; say so rather than mask the cause.
-        logger.warning("could not abort multipart upload of %r; R2 will expire it", key)
+        # (logging is imported here: a process that never hits this need not load it.)
+        import logging
+
+        logging.getLogger("r2store").warning(
+            "could not abort multipart upload of %r; R2 will expire it", key
+        )
 
 
 def _remaining_size(stream: Any) -> int | None:
