@@ -135,29 +135,48 @@ def sync_directory(
     total = len(walk.files)
     part_size = store.config.multipart_chunksize
 
+    done = 0
+
+    def settle(item: _LocalFile, outcome: tuple[bool, int] | Exception) -> None:
+        """Record what became of *item*: (uploaded?, size), or the error it met."""
+        nonlocal done, bytes_uploaded
+        if isinstance(outcome, Exception):
+            failed.append((item.path, _describe(outcome)))
+        elif outcome[0]:
+            uploaded.append(item.key)
+            bytes_uploaded += outcome[1]
+        else:
+            skipped.append(item.key)
+        done += 1
+        if progress is not None:
+            progress(done, total, item.path)
+
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="r2store-sync")
     try:
-        futures = {
-            pool.submit(_sync_file, store, item, remote.get(item.key), part_size, dry_run): item
-            for item in walk.files
-        }
-        for done, future in enumerate(as_completed(futures), 1):
-            item = futures[future]
+        futures = {}
+        for item in walk.files:
+            listed = remote.get(item.key)
+            if listed is not None and listed.size <= _READ_SIZE:
+                # Small and listed: checking it here costs less than a hop to a worker
+                # thread and back (about 75 against 250 µs a file); the pool uploads.
+                try:
+                    if _unchanged(item, listed, part_size):
+                        settle(item, (False, listed.size))
+                        continue
+                except OSError as exc:
+                    settle(item, exc)
+                    continue
+                listed = None  # changed: upload it without checking again
+            futures[pool.submit(_sync_file, store, item, listed, part_size, dry_run)] = item
+        for future in as_completed(futures):
             try:
-                sent, size = future.result()
+                outcome: tuple[bool, int] | Exception = future.result()
             except AccessDeniedError:
                 # A token without write access fails every file alike: stop now.
                 raise
             except (R2StoreError, OSError) as exc:
-                failed.append((item.path, _describe(exc)))
-            else:
-                if sent:
-                    uploaded.append(item.key)
-                    bytes_uploaded += size
-                else:
-                    skipped.append(item.key)
-            if progress is not None:
-                progress(done, total, item.path)
+                outcome = exc
+            settle(futures[future], outcome)
     finally:
         # On an error or Ctrl-C, start no more uploads; those running finish whole.
         pool.shutdown(wait=True, cancel_futures=True)
@@ -184,7 +203,7 @@ def _sync_file(
     store: R2Store, item: _LocalFile, remote: ObjectStat | None, part_size: int, dry_run: bool
 ) -> tuple[bool, int]:
     """Upload one file unless *remote* matches it; return (uploaded?, size)."""
-    with Path(item.full_path).open("rb") as file:
+    with open(item.full_path, "rb") as file:  # noqa: PTH123 (a Path costs ~15 µs a file)
         size = os.fstat(file.fileno()).st_size
         if remote is not None and _matches(file, size, remote, part_size):
             return False, size
@@ -192,6 +211,12 @@ def _sync_file(
             file.seek(0)
             store.save(item.key, file, overwrite=True)
     return True, size
+
+
+def _unchanged(item: _LocalFile, remote: ObjectStat, part_size: int) -> bool:
+    """Whether the object listed as *remote* holds the bytes of the file *item*."""
+    with open(item.full_path, "rb") as file:  # noqa: PTH123 (a Path costs ~15 µs a file)
+        return _matches(file, os.fstat(file.fileno()).st_size, remote, part_size)
 
 
 def _matches(file: IO[bytes], size: int, remote: ObjectStat, chunksize: int) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 
-from r2store import R2Store
+from r2store import R2Store, sync
 from r2store.sync import sync_directory
 from tests.conftest import RequestLog
 
@@ -88,6 +89,27 @@ def test_changed_file_of_same_size_is_uploaded_again(store: R2Store, media: Path
     report = sync_directory(store, media)
     assert report.uploaded == ("a.txt",)
     assert store.read("a.txt") == b"ALPHA"
+
+
+def test_file_gone_before_its_check_is_reported(
+    store: R2Store, media: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listed file removed between the walk and its check is a failure of that file
+    alone; every other file is still settled (the walk is wrapped to remove it: a race
+    with another process on the folder, which a test cannot time)."""
+    sync_directory(store, media)
+    walk = sync._walk
+
+    def walk_then_remove(*args: Any) -> Any:
+        found = walk(*args)
+        (media / "a.txt").unlink()
+        return found
+
+    monkeypatch.setattr(sync, "_walk", walk_then_remove)
+    report = sync_directory(store, media)
+    assert [path for path, _ in report.failed] == ["a.txt"]
+    assert report.skipped == tuple(sorted(set(FILES) - {"a.txt"}))
+    assert report.uploaded == ()
 
 
 def test_interrupted_sync_is_finished_by_a_rerun(store: R2Store, media: Path) -> None:
