@@ -27,6 +27,8 @@ from r2store import (
     R2StoreError,
     UpstreamError,
 )
+from r2store import store as store_module
+from r2store.store import part_size_for
 
 from .conftest import RequestLog
 
@@ -186,7 +188,7 @@ def test_metadata_up_to_r2s_limit_is_stored(store: R2Store) -> None:
         ({"metadata": {"k": "caf\u00e9"}}, "metadata value of 'k'"),
         ({"content_type": "text/plain\r\nX-Injected: 1"}, "content_type"),
         ({"cache_control": "max-age=1\n"}, "cache_control"),
-        ({"content_disposition": "attachment; filename=\"caf\u00e9\""}, "content_disposition"),
+        ({"content_disposition": 'attachment; filename="caf\u00e9"'}, "content_disposition"),
     ],
 )
 def test_refused_headers_send_nothing(
@@ -401,6 +403,36 @@ def test_failed_multipart_upload_is_aborted(small_parts: R2Store) -> None:
     with pytest.raises(OSError, match="went away"):
         small_parts.save("broken.bin", Unseekable(b"x" * (20 * MiB), fail_after=11 * MiB))
     assert not small_parts.exists("broken.bin")
+    assert in_progress_uploads(small_parts) == []
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        (None, 8 * MiB),  # unknown: the configured size, checked as parts are read
+        (1, 8 * MiB),
+        (10_000 * 8 * MiB, 8 * MiB),  # exactly 10,000 parts
+        (10_000 * 8 * MiB + 1, 16 * MiB),
+        (5 * 1024**4, 1024 * MiB),  # R2's largest object, 5 TiB: 5,120 parts of 1 GiB
+    ],
+)
+def test_part_size_grows_to_fit_r2s_part_limit(size: int | None, expected: int) -> None:
+    """The part size doubles from the configured one until the upload fits 10,000 parts."""
+    assert part_size_for(size, 8 * MiB) == expected
+    if size is not None:
+        assert -(-size // expected) <= 10_000
+
+
+def test_unknown_size_over_the_part_limit_is_refused_and_aborted(
+    small_parts: R2Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream of unknown length that would need more parts than R2 allows raises a clear
+    error, and the upload is aborted: nothing is left. (The limit is lowered from 10,000
+    to 2 parts here, or the test would have to send 50 GB.)"""
+    monkeypatch.setattr(store_module, "_MAX_PARTS", 2)
+    with pytest.raises(R2StoreError, match="needs more than 2 parts of 5242880 bytes"):
+        small_parts.save("too-many-parts.bin", Unseekable(b"p" * (11 * MiB)))
+    assert not small_parts.exists("too-many-parts.bin")
     assert in_progress_uploads(small_parts) == []
 
 
