@@ -228,6 +228,21 @@ def test_a_transient_read_fault_is_retried(
     assert backoffs.reads == list(range(1, times + 1))
 
 
+def fail_every_attempt(
+    op: Op, fault: str, relay: Relay, faulty: R2Store, store_with: Callable[..., R2Store]
+) -> None:
+    """Make every attempt of *op* meet *fault*, call it, and check that it raised the
+    matching R2StoreError after all its attempts (a stall: after its one attempt)."""
+    store = store_with(**ONE_ATTEMPT) if fault == "stall" else faulty
+    FAULTS[fault](relay, op.method, op.path, ALWAYS)
+
+    with pytest.raises(R2StoreError) as raised:
+        op.call(store)
+
+    assert_ours(raised.value, RAISES[fault])
+    assert relay.count(op.method, op.path) == (1 if fault == "stall" else ATTEMPTS)
+
+
 @pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("name", list(READS))
 def test_a_persistent_read_fault_raises_an_upstream_error(
@@ -239,14 +254,7 @@ def test_a_persistent_read_fault_raises_an_upstream_error(
 ) -> None:
     """A read that fails every attempt raises UpstreamError (a timeout, UpstreamTimeoutError)."""
     op = READS[name]
-    store = store_with(**ONE_ATTEMPT) if fault == "stall" else faulty
-    FAULTS[fault](relay, op.method, op.path, ALWAYS)
-
-    with pytest.raises(R2StoreError) as raised:
-        op.call(store)
-
-    assert_ours(raised.value, RAISES[fault])
-    assert relay.count(op.method, op.path) == (1 if fault == "stall" else ATTEMPTS)
+    fail_every_attempt(op, fault, relay, faulty, store_with)
 
 
 BIG = bytes(range(256)) * 1024
@@ -335,14 +343,7 @@ def test_a_persistent_write_fault_raises_an_upstream_error(
 ) -> None:
     """A write that fails every attempt raises UpstreamError (a timeout, UpstreamTimeoutError)."""
     op = WRITES[name]
-    store = store_with(**ONE_ATTEMPT) if fault == "stall" else faulty
-    FAULTS[fault](relay, op.method, op.path, ALWAYS)
-
-    with pytest.raises(R2StoreError) as raised:
-        op.call(store)
-
-    assert_ours(raised.value, RAISES[fault])
-    assert relay.count(op.method, op.path) == (1 if fault == "stall" else ATTEMPTS)
+    fail_every_attempt(op, fault, relay, faulty, store_with)
     if fault != "reset-mid-head":  # that one reached the server every time
         assert {key: stored(direct, bucket, key) for key in UNWRITTEN[name]} == UNWRITTEN[name]
 
