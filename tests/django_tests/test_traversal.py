@@ -7,15 +7,11 @@ The corpus is the one the gunicorn/uvicorn adapters face (tests/integrations/tes
 
 from __future__ import annotations
 
-import http.client
 import os
-import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -28,12 +24,11 @@ from r2store.django import R2Storage
 from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, free_port
 from tests.integrations.helpers import SECRET, raw_request
 from tests.integrations.test_paths import TRAVERSALS
+from tests.servers import ROOT, server_process
 
 from .conftest import use_r2
 
-ROOT = Path(__file__).resolve().parents[2]
 HELLO = b"hello from inside the location\n"
-_START_DEADLINE = 30.0
 
 # Django closes connections when a response ends (request_finished): allow the DB.
 pytestmark = pytest.mark.django_db
@@ -167,23 +162,6 @@ _SETTINGS = textwrap.dedent(
 )
 
 
-def _wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + _START_DEADLINE
-    while time.monotonic() < deadline and process.poll() is None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-        try:
-            connection.request("GET", "/media-proxy/hello.txt")
-            with connection.getresponse() as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.05)
-    raise RuntimeError(f"gunicorn did not start; its output:\n{log.read_text(errors='replace')}")
-
-
 @pytest.fixture(scope="module")
 def django_server(
     s3_endpoint: str,
@@ -213,7 +191,6 @@ def django_server(
     (tmp / "traversal_settings.py").write_text(_SETTINGS, encoding="utf-8")
     python_path = os.pathsep.join(filter(None, [str(ROOT), str(tmp), os.environ.get("PYTHONPATH")]))
     port = free_port()
-    log = tmp / "gunicorn.log"
     argv = [
         sys.executable,
         "-m",
@@ -235,23 +212,17 @@ def django_server(
         "DJANGO_SETTINGS_MODULE": "traversal_settings",
         "PYTHONWARNINGS": "always::ResourceWarning",
     }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            argv, env=server_env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
-        )
-        try:
-            _wait_until_serving(process, port, log)
-            yield DjangoServer(f"http://127.0.0.1:{port}", bucket, moto_requests)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    warnings = [line for line in log.read_text(errors="replace").splitlines() if "Warning" in line]
-    if warnings:
-        pytest.fail("gunicorn logged warnings:\n" + "\n".join(warnings))
+    # Warnings of any kind fail the test: ResourceWarning is always shown, and Django's own
+    # (a misconfiguration) would make the answers mean nothing.
+    with server_process(
+        argv,
+        port=port,
+        env=server_env,
+        log=tmp / "gunicorn.log",
+        ready_path="/media-proxy/hello.txt",
+        fail_on="Warning",
+    ):
+        yield DjangoServer(f"http://127.0.0.1:{port}", bucket, moto_requests)
 
 
 @pytest.mark.parametrize("target", TRAVERSALS)

@@ -7,11 +7,8 @@ server, plus three misbehaving upstreams from ``upstreams.py``.
 
 from __future__ import annotations
 
-import http.client
 import os
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +21,7 @@ from r2store import R2Config, R2Store
 from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, free_port
 from tests.integrations.helpers import LOCATION, OBJECTS, SECRET, SIGNING_KEY
 from tests.integrations.upstreams import FakeS3, StalledServer
-
-ROOT = Path(__file__).resolve().parents[2]
-# Starting a server costs about a second; a broken one must not hang the run.
-_START_DEADLINE = 30.0
+from tests.servers import ROOT, server_process
 
 
 @attrs.frozen
@@ -128,53 +122,25 @@ def server_env(
     }
 
 
-def _wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    """Poll until the app answers (not just the socket: gunicorn binds before its worker starts)."""
-    deadline = time.monotonic() + _START_DEADLINE
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-        try:
-            connection.request("GET", "/ready")
-            with connection.getresponse() as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.05)
-    output = log.read_text(errors="replace")
-    raise RuntimeError(f"the server did not start; its output:\n{output}")
-
-
-def _serve(
+def serve(
     kind: str, argv: list[str], port: int, env: dict[str, str], tmp: Path
 ) -> Iterator[Server]:
+    """Run ``python ARGV...`` (a gunicorn or uvicorn on *port*) for a fixture, yielding it
+    as a :class:`Server` once it answers ``/ready``; a ResourceWarning in its log fails."""
     log = tmp / f"{kind}.log"
     operation_log = tmp / f"{kind}-operations.log"
     env = {**env, "R2STORE_TEST_OPERATION_LOG": str(operation_log)}
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, *argv], env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
-        )
-        try:
-            _wait_until_serving(process, port, log)
-            yield Server(kind, f"http://127.0.0.1:{port}", log, operation_log)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
     # The servers run with ResourceWarning always shown: an unclosed upstream
     # connection or file in the adapters would be printed to the log.
-    lines = log.read_text(errors="replace").splitlines()
-    warnings = [line for line in lines if "ResourceWarning" in line]
-    if warnings:
-        pytest.fail(f"{kind} server logged ResourceWarnings:\n" + "\n".join(warnings))
+    with server_process(
+        [sys.executable, *argv],
+        port=port,
+        env=env,
+        log=log,
+        ready_path="/ready",
+        fail_on="ResourceWarning",
+    ):
+        yield Server(kind, f"http://127.0.0.1:{port}", log, operation_log)
 
 
 @pytest.fixture(scope="session")
@@ -196,7 +162,7 @@ def wsgi_server(
         "3",
         "tests.integrations.apps.wsgi_app:app",
     ]
-    yield from _serve("wsgi", argv, port, server_env, tmp_path_factory.mktemp("wsgi"))
+    yield from serve("wsgi", argv, port, server_env, tmp_path_factory.mktemp("wsgi"))
 
 
 @pytest.fixture(scope="session")
@@ -217,7 +183,7 @@ def asgi_server(
         "3",
         "tests.integrations.apps.asgi_app:app",
     ]
-    yield from _serve("asgi", argv, port, server_env, tmp_path_factory.mktemp("asgi"))
+    yield from serve("asgi", argv, port, server_env, tmp_path_factory.mktemp("asgi"))
 
 
 @pytest.fixture(params=["wsgi", "asgi"])

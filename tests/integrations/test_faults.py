@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, free_port
 from tests.faults import ALWAYS, Relay
-from tests.integrations.conftest import Bucket, Server, _serve
+from tests.integrations.conftest import Bucket, Server, serve
 from tests.integrations.helpers import BIG, raw_request
 
 #: The servers' read timeout: a stall costs a second per attempt, not a minute.
@@ -85,7 +85,7 @@ def relayed(
     }
     port = free_port()
     tmp: Path = tmp_path_factory.mktemp(f"relayed-{kind}")
-    yield from _serve(kind, _argv(kind, port), port, env, tmp)
+    yield from serve(kind, _argv(kind, port), port, env, tmp)
 
 
 @pytest.fixture
