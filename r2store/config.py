@@ -143,7 +143,8 @@ class R2Config:
     proxy_path: str = attrs.field(default="/media-proxy/", converter=_proxy_path)
     #: Secret for signed proxy URLs (at least 32 characters), or None.
     proxy_signing_key: str | None = attrs.field(default=None, repr=False)
-    #: Cache-Control stored with uploads that do not set their own.
+    #: Cache-Control stored with uploads that do not set their own; the media proxy also
+    #: sends it for objects stored without one.
     cache_control: str | None = attrs.field(default=None, converter=_strip_or_none)
     #: Default lifetime of presigned URLs, in seconds (1 s to 7 days).
     url_expires_in: int = 3600

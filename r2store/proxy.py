@@ -48,6 +48,7 @@ logger = logging.getLogger("r2store.proxy")
 Authorize = Callable[[Any, str], bool]
 
 _ALLOW = "GET, HEAD"
+_DEFAULT_CACHE_CONTROL = "public, max-age=3600"
 # Script types are never served under their own type: Content-Disposition
 # does not stop <script src> from running a same-origin file.
 _SCRIPT_MARKERS = ("javascript", "ecmascript")
@@ -97,7 +98,10 @@ class MediaProxy:
     """Serves a store's objects over HTTP, correctly and safely.
 
     :param store: the store to serve from.
-    :param cache_control: ``Cache-Control`` for objects stored without one.
+    :param cache_control: ``Cache-Control`` for objects stored without one, and for a
+        304 whose upstream answer carried none; by default ``R2_CACHE_CONTROL`` (what
+        the store gives its uploads, so a 304 repeats what their 200 said), else
+        ``public, max-age=3600``.
     :param allow_types: media types served inline even though a browser could
         run script in them (``image/svg+xml``, say); by default such files are
         sent as downloads.
@@ -107,7 +111,12 @@ class MediaProxy:
     """
 
     store: R2Store
-    cache_control: str = "public, max-age=3600"
+    cache_control: str = attrs.field(
+        default=attrs.Factory(
+            lambda self: self.store.config.cache_control or _DEFAULT_CACHE_CONTROL,
+            takes_self=True,
+        )
+    )
     allow_types: frozenset[str] = attrs.field(default=frozenset(), converter=_lower_types)
     authorize: Authorize | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import attrs
+
 from r2store import R2Store
 from r2store.objects import FIRST_CHUNK_SIZE
 from r2store.proxy import MediaProxy
@@ -66,3 +68,20 @@ def test_chunks_start_small_then_take_the_chunk_size(store: R2Store) -> None:
         response.close()
     assert sizes == [FIRST_CHUNK_SIZE, 100 * 1024, len(data) - FIRST_CHUNK_SIZE - 100 * 1024]
     assert received == data
+
+
+def test_the_default_cache_control_is_the_stores(store: R2Store) -> None:
+    """Objects stored without Cache-Control are served with R2_CACHE_CONTROL when it is set
+    (what the store gives its uploads, so a 304 without one repeats their 200), else with
+    ``public, max-age=3600``; the proxy's own ``cache_control`` wins over both."""
+    store.save("plain.txt", b"x")  # this store has no cache_control: none is stored
+    configured = R2Store(attrs.evolve(store.config, cache_control="public, max-age=60"))
+
+    def served(proxy: MediaProxy) -> str | None:
+        response = proxy.handle("HEAD", "plain.txt", {}, "", None)
+        return dict(response.headers).get("Cache-Control")
+
+    with configured:
+        assert served(MediaProxy(store=store)) == "public, max-age=3600"
+        assert served(MediaProxy(store=configured)) == "public, max-age=60"
+        assert served(MediaProxy(store=configured, cache_control="no-store")) == "no-store"
