@@ -563,6 +563,26 @@ def rows_for(m: Measured, prefix: str, judged: bool, upstream: str) -> list[dict
     ]
 
 
+def relay_row(m: Measured, relay: Measured) -> dict[str, Any]:
+    """*m*'s throughput against nginx relaying the same object in the same run (no target):
+    what the hop costs a proxy written in C on this machine."""
+    best, relay_best = best_mb_s(m.proxied), best_mb_s(relay.proxied)
+    median = statistics.median(r.mb_s for r in m.proxied)
+    relay_median = statistics.median(r.mb_s for r in relay.proxied)
+    return {
+        "name": f"proxy_stream.{m.server.name}.vs_nginx_relay",
+        "label": f"{m.server.label}: best of {len(m.proxied)} reads, against nginx's relay",
+        "value": round(best, 1),
+        "unit": "MB/s",
+        "anchor": round(relay_best, 1),
+        "anchor_label": "nginx proxy_pass (C), same upstream, same run",
+        "ratio": round(best / relay_best, 3),
+        "target": None,
+        "passed": None,
+        "median_ratio": round(median / relay_median, 3),
+    }
+
+
 def _rounded(values: dict[str, float]) -> dict[str, float]:
     return {name: round(value, 1) for name, value in values.items()}
 
@@ -712,6 +732,10 @@ def main(argv: list[str] | None = None) -> int:
             "passed": None,
         }
     )
+    # Context for the throughput target: the same hop relayed by nginx, in C, in this run.
+    relay = next((m for m in naive if m.server is NGINX_RELAY), None)
+    against_relay = [] if relay is None else [(m, relay_row(m, relay)) for m in judged]
+    results += [row for _, row in against_relay]
     for m in moto:
         results += rows_for(m, "moto.", False, f"moto, {args.moto_size_mib} MiB")
 
@@ -722,6 +746,11 @@ def main(argv: list[str] | None = None) -> int:
         judged + naive,
     )
     print(f"  urllib3 straight from nginx, no boto3: {best_mb_s(raw):.0f} MB/s")
+    for m, row in against_relay:
+        print(
+            f"  {m.server.label} against nginx's relay: {row['ratio']:.2f} "
+            f"(median {row['median_ratio']:.2f})"
+        )
     if moto:
         print_table(
             f"proxy_stream: context, moto's server as the upstream, a {args.moto_size_mib} MiB "
