@@ -74,6 +74,18 @@ def encode_query(query: Mapping[str, str]) -> str:
     return "&".join(pairs)
 
 
+def _signature(mac: hmac.HMAC, amz_date: str, scope: str, canonical_request: str) -> str:
+    """The SigV4 signature of *canonical_request*: the string to sign, HMAC'd with a copy
+    of *mac* (keyed with the day's signing key)."""
+    string_to_sign = (
+        f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n"
+        f"{hashlib.sha256(canonical_request.encode()).hexdigest()}"
+    )
+    mac = mac.copy()
+    mac.update(string_to_sign.encode())
+    return mac.hexdigest()
+
+
 class QuerySigner:
     """Signs S3 SigV4 requests without botocore, for path-style endpoints: presigned URLs
     (:meth:`presign`, query auth) and ``Authorization`` headers (:meth:`sign_headers`).
@@ -244,17 +256,14 @@ class QuerySigner:
             # The auth parameters are already in sorted order.
             url_query = canonical_query = auth_query
 
-        canonical_request = (
+        signature = _signature(
+            mac,
+            amz_date,
+            scope,
             f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n"
-            f"{signed_headers}\nUNSIGNED-PAYLOAD"
+            f"{signed_headers}\nUNSIGNED-PAYLOAD",
         )
-        string_to_sign = (
-            f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n"
-            f"{hashlib.sha256(canonical_request.encode()).hexdigest()}"
-        )
-        mac = mac.copy()
-        mac.update(string_to_sign.encode())
-        return f"{self._base_url}{path}?{url_query}&X-Amz-Signature={mac.hexdigest()}"
+        return f"{self._base_url}{path}?{url_query}&X-Amz-Signature={signature}"
 
     def sign_headers(
         self,
@@ -312,18 +321,14 @@ class QuerySigner:
         signed_headers = ";".join(names)
         canonical_query = encode_query(query) if query else ""
 
-        canonical_request = (
+        signature = _signature(
+            mac,
+            amz_date,
+            scope,
             f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n"
-            f"{signed_headers}\n{EMPTY_SHA256}"
+            f"{signed_headers}\n{EMPTY_SHA256}",
         )
-        string_to_sign = (
-            f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n"
-            f"{hashlib.sha256(canonical_request.encode()).hexdigest()}"
-        )
-        mac = mac.copy()
-        mac.update(string_to_sign.encode())
         sent["authorization"] = (
-            f"{self._authorization}{scope}, SignedHeaders={signed_headers}, "
-            f"Signature={mac.hexdigest()}"
+            f"{self._authorization}{scope}, SignedHeaders={signed_headers}, Signature={signature}"
         )
         return sent
