@@ -170,6 +170,19 @@ class QuerySigner:
         # Keyed once; each signature copies it instead of re-keying (about 1 µs cheaper).
         return datestamp, scope, credential, hmac.new(key, digestmod=hashlib.sha256)
 
+    def _start(
+        self, path: str, now: datetime.datetime | None
+    ) -> tuple[str, tuple[str, str, str, hmac.HMAC]]:
+        """Check *path*; return the request's ``X-Amz-Date`` and its day's signing state."""
+        # A raw '?' or '#' would move the rest of the path into the query or fragment.
+        if not path.startswith("/") or "?" in path or "#" in path:
+            raise ValueError(f"path must start with '/' and be percent-encoded, got {path!r}")
+        amz_date = self._amz_date(now)
+        day = self._day
+        if day[0] != amz_date[:8]:
+            day = self._day = self._signing_day(amz_date[:8])
+        return amz_date, day
+
     def _amz_date(self, now: datetime.datetime | None) -> str:
         """The X-Amz-Date for *now* (naive means UTC), or for the current second."""
         if now is None:
@@ -210,15 +223,7 @@ class QuerySigner:
                 f"expires_in must be an int from 1 to {MAX_EXPIRES_IN} seconds (7 days), "
                 f"got {expires_in!r}"
             )
-        # A raw '?' or '#' would move the rest of the path into the query or fragment.
-        if not path.startswith("/") or "?" in path or "#" in path:
-            raise ValueError(f"path must start with '/' and be percent-encoded, got {path!r}")
-
-        amz_date = self._amz_date(now)
-        day = self._day
-        if day[0] != amz_date[:8]:
-            day = self._day = self._signing_day(amz_date[:8])
-        _, scope, credential, mac = day
+        amz_date, (_, scope, credential, mac) = self._start(path, now)
 
         if headers:
             values = {"host": self._host}
@@ -290,13 +295,7 @@ class QuerySigner:
         """
         if method not in ("GET", "HEAD"):
             raise ValueError(f"method must be GET or HEAD (no payload), got {method!r}")
-        if not path.startswith("/") or "?" in path or "#" in path:
-            raise ValueError(f"path must start with '/' and be percent-encoded, got {path!r}")
-        amz_date = self._amz_date(now)
-        day = self._day
-        if day[0] != amz_date[:8]:
-            day = self._day = self._signing_day(amz_date[:8])
-        _, scope, _, mac = day
+        amz_date, (_, scope, _, mac) = self._start(path, now)
 
         signed = {
             "host": self._host,
