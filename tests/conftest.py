@@ -110,12 +110,11 @@ def s3_endpoint() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture
-def bucket(s3_endpoint: str) -> str:
-    """A new, empty bucket on the S3 server."""
+def new_bucket(s3_endpoint: str, prefix: str = "test") -> str:
+    """Create an empty bucket named *prefix*-<random> on the S3 server; return its name."""
     import boto3
 
-    name = f"test-{uuid.uuid4().hex[:20]}"
+    name = f"{prefix}-{uuid.uuid4().hex[:20]}"
     client = boto3.session.Session().client(
         "s3",
         endpoint_url=s3_endpoint,
@@ -123,9 +122,17 @@ def bucket(s3_endpoint: str) -> str:
         aws_access_key_id=ACCESS_KEY_ID,
         aws_secret_access_key=SECRET_ACCESS_KEY,
     )
-    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "auto"})
-    client.close()
+    try:
+        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "auto"})
+    finally:
+        client.close()
     return name
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str) -> str:
+    """A new, empty bucket on the S3 server."""
+    return new_bucket(s3_endpoint)
 
 
 @pytest.fixture

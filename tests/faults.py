@@ -27,7 +27,6 @@ import contextlib
 import socket
 import struct
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -36,7 +35,7 @@ import attrs
 import pytest
 
 from r2store import R2Config, R2Store
-from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, new_bucket
 
 __all__ = [
     "ALWAYS",
@@ -529,13 +528,7 @@ def relay(s3_endpoint: str) -> Iterator[Relay]:
 @pytest.fixture(scope="module")
 def relay_bucket(s3_endpoint: str) -> str:
     """A new bucket on moto for a module's tests."""
-    name = f"faults-{uuid.uuid4().hex[:20]}"
-    client = direct_client(s3_endpoint)
-    try:
-        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "auto"})
-    finally:
-        client.close()
-    return name
+    return new_bucket(s3_endpoint, "faults")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,7 +20,7 @@ from django.test import Client
 
 from r2store import R2Config, R2Store
 from r2store.django import R2Storage
-from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, free_port
+from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, free_port, new_bucket
 from tests.integrations.helpers import SECRET, raw_request
 from tests.integrations.test_paths import TRAVERSALS
 from tests.servers import ROOT, server_process
@@ -170,7 +169,7 @@ def django_server(
 ) -> Iterator[DjangoServer]:
     """gunicorn (threaded worker) serving Django's WSGI app for the test project, its
     default storage R2Storage(location="media") on a seeded bucket."""
-    bucket = f"traversal-{uuid.uuid4().hex[:12]}"
+    bucket = new_bucket(s3_endpoint, "traversal")
     env = {
         "R2_ENDPOINT_URL": s3_endpoint,
         "R2_BUCKET_NAME": bucket,
@@ -178,11 +177,6 @@ def django_server(
         "R2_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
     }
     config = R2Config.from_env(env)
-    store = R2Store(config)
-    store.client.create_bucket(
-        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "auto"}
-    )
-    store.close()
     _seed(config)
 
     # A settings module for this server only: the test project's, with R2 as the default

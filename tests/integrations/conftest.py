@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from r2store import R2Config, R2Store
-from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, free_port
+from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, free_port, new_bucket
 from tests.integrations.helpers import LOCATION, OBJECTS, SECRET, SIGNING_KEY
 from tests.integrations.upstreams import FakeS3, StalledServer
 from tests.servers import ROOT, server_process
@@ -56,7 +55,7 @@ class Server:
 @pytest.fixture(scope="session")
 def seeded_bucket(s3_endpoint: str) -> Iterator[Bucket]:
     """A bucket on the moto server holding the test objects."""
-    name = f"integration-{uuid.uuid4().hex[:12]}"
+    name = new_bucket(s3_endpoint, "integration")
     env = {
         "USE_R2": "true",
         "R2_ENDPOINT_URL": s3_endpoint,
@@ -69,9 +68,6 @@ def seeded_bucket(s3_endpoint: str) -> Iterator[Bucket]:
     store = R2Store(config)
     root = R2Store(R2Config.from_env({**env, "R2_LOCATION": ""}))
     try:
-        store.client.create_bucket(
-            Bucket=name, CreateBucketConfiguration={"LocationConstraint": "auto"}
-        )
         for key, item in OBJECTS.items():
             store.save(
                 key, item.body, content_type=item.content_type, cache_control=item.cache_control
