@@ -157,7 +157,8 @@ def running(
         _stop(proc)
 
 
-_NGINX_CONF = """\
+# What both nginx configurations share: one worker, and every path under its own prefix.
+_NGINX_COMMON = """\
 worker_processes 1;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
@@ -169,6 +170,10 @@ http {{
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
+"""
+_NGINX_CONF = (
+    _NGINX_COMMON
+    + """\
     default_type application/octet-stream;
     sendfile on;
     tcp_nopush on;
@@ -184,6 +189,7 @@ http {{
     }}
 }}
 """
+)
 
 
 @contextmanager
@@ -216,18 +222,9 @@ def nginx_upstream(root: Path, workdir: Path) -> Iterator[Upstream]:
         yield upstream
 
 
-_RELAY_CONF = """\
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
+_RELAY_CONF = (
+    _NGINX_COMMON
+    + """\
     upstream s3 {{
         server {upstream};
         keepalive 4;
@@ -248,6 +245,7 @@ http {{
     }}
 }}
 """
+)
 
 
 @contextmanager
