@@ -6,10 +6,11 @@ a :class:`ProxyResponse`: status, headers and, for a body, an open
 :class:`~r2store.objects.ObjectReader` to stream. The WSGI, ASGI and Django
 adapters only translate to and from this.
 
-One GetObject per GET: the Range and the conditions R2 cannot get wrong
-travel with it (see :func:`_upstream_conditions`), and R2's answer is checked
-again here so that what the client receives never depends on how faithfully
-the upstream implemented RFC 9110.
+One GetObject per GET, with the Range; a revalidation (If-None-Match,
+If-Modified-Since) starts with a HeadObject instead, which is all a 304
+costs (see :meth:`MediaProxy._get`). Every condition is evaluated here, on
+what R2 answered, and none is sent upstream, so that what the client
+receives never depends on how faithfully the upstream implemented RFC 9110.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from . import _http, urls
 from .errors import (
     AccessDeniedError,
     InvalidKeyError,
-    NotModifiedError,
     ObjectNotFoundError,
     PreconditionFailedError,
     R2StoreError,
@@ -168,27 +168,29 @@ class MediaProxy:
         return ProxyResponse(200, self._headers(stat, key, stat.size))
 
     def _get(self, key: str, headers: Mapping[str, str]) -> ProxyResponse:
+        if _revalidates(headers):
+            # A revalidation is decided here from a HeadObject, never from an
+            # upstream 304: S3-compatible servers differ in what a 304 carries
+            # (moto's has only the ETag, rclone's a Cache-Control), and ours
+            # must carry what the 200 would (RFC 9110 §15.4.5), or a cache
+            # stores the wrong lifetime. A HEAD first costs one request
+            # for the usual answer, the 304 of an unchanged upload; only a
+            # changed object costs two (HEAD, then the GET). A conditional GET
+            # with a HEAD after its upstream 304 would cost two for every 304.
+            stat = self.store.stat(key)
+            status = _http.evaluate_preconditions("GET", headers, stat.etag, stat.last_modified)
+            if status != 200:
+                return self._conditional(status, stat)
         byte_range = _http.parse_range(headers.get("range"))
         if_range = headers.get("if-range")
         try:
-            reader = self.store.open(
-                key,
-                range=byte_range.header() if byte_range else None,
-                **_upstream_conditions(headers),
-            )
-        except NotModifiedError as exc:
-            validators = ObjectStat(
-                key=key,
-                size=0,
-                etag=exc.etag,
-                last_modified=exc.last_modified,
-                cache_control=exc.cache_control,
-            )
-            return self._conditional(304, validators)
+            reader = self.store.open(key, range=byte_range.header() if byte_range else None)
         except RangeNotSatisfiableError as exc:
             # S3 says the size in its error; otherwise it costs a HEAD.
             size = exc.size if exc.size is not None else self.store.stat(key).size
             return _plain(416, "Range Not Satisfiable", [("Content-Range", f"bytes */{size}")])
+        # Checked (again) on what the GET found: If-Match and If-Unmodified-Since
+        # are decided only here, and the object may have changed since the HEAD.
         stat = reader.stat
         status = _http.evaluate_preconditions("GET", headers, stat.etag, stat.last_modified)
         if status != 200:
@@ -221,32 +223,30 @@ class MediaProxy:
             ("Content-Type", content_type),
             ("Content-Length", str(length)),
             ("Accept-Ranges", "bytes"),
-            ("Cache-Control", stat.cache_control or self.cache_control),
+            *self._caching_headers(stat),
             *_http.SECURITY_HEADERS,
         ]
-        if stat.etag:
-            headers.append(("ETag", stat.etag))
-        if stat.last_modified is not None:
-            headers.append(("Last-Modified", _http.format_http_date(stat.last_modified)))
         if disposition:
             headers.append(("Content-Disposition", _header_safe(disposition)))
         if stat.content_encoding:
             headers.append(("Content-Encoding", stat.content_encoding))
         return headers
 
-    def _conditional(self, status: int, stat: ObjectStat) -> ProxyResponse:
-        """304 keeps the validators and caching headers; 412 is a plain error."""
-        if status == 412:
-            return _plain(412, "Precondition Failed")
-        headers = [
-            ("Cache-Control", stat.cache_control or self.cache_control),
-            *_http.SECURITY_HEADERS,
-        ]
+    def _caching_headers(self, stat: ObjectStat) -> list[tuple[str, str]]:
+        """Cache-Control and the validators: the same on a 200, a 206 and a 304."""
+        headers = [("Cache-Control", stat.cache_control or self.cache_control)]
         if stat.etag:
             headers.append(("ETag", stat.etag))
         if stat.last_modified is not None:
             headers.append(("Last-Modified", _http.format_http_date(stat.last_modified)))
-        return ProxyResponse(304, headers)
+        return headers
+
+    def _conditional(self, status: int, stat: ObjectStat) -> ProxyResponse:
+        """304 carries the caching headers its 200 would, and no content headers; 412 is
+        a plain error."""
+        if status == 412:
+            return _plain(412, "Precondition Failed")
+        return ProxyResponse(304, [*self._caching_headers(stat), *_http.SECURITY_HEADERS])
 
 
 def _plain(status: int, text: str, extra: Iterable[tuple[str, str]] = ()) -> ProxyResponse:
@@ -262,37 +262,11 @@ def _plain(status: int, text: str, extra: Iterable[tuple[str, str]] = ()) -> Pro
     return ProxyResponse(status, headers, body)
 
 
-def _upstream_conditions(headers: Mapping[str, str]) -> dict[str, Any]:
-    """The conditions to send with the GetObject: only those whose upstream answer is final.
-
-    A 200 from R2 is checked again here, but an upstream 304 or 412 goes to the
-    client as it is, so a condition goes upstream only where no S3-compatible
-    server can answer it differently from RFC 9110:
-
-    - ``If-Match`` and ``If-Unmodified-Since`` never do. moto compares
-      ``If-Match`` as a plain string (``*`` and lists get 412) and applies
-      ``If-Unmodified-Since`` although a matching ``If-Match`` overrides it
-      (§13.1.4). They are checked here on the answer; a failure costs only
-      the started body and its connection. While either is present nothing
-      else goes upstream, as they are checked before any 304 (§13.2.2).
-    - ``If-None-Match`` goes as it is: a 304 means a tag matched, and a missed
-      match (a list, ``W/``, ``*``) is corrected here.
-    - ``If-Modified-Since`` goes only without ``If-None-Match``, which overrides
-      it (§13.1.3); moto answers 304 to a non-matching ``If-None-Match`` when
-      ``If-Modified-Since`` holds.
-    """
-    if headers.get("if-match", "").strip() or headers.get("if-unmodified-since", "").strip():
-        return {}
-    if_none_match = headers.get("if-none-match", "").strip()
-    if if_none_match:
-        return {"if_none_match": if_none_match}
-    return {"if_modified_since": _date(headers, "if-modified-since")}
-
-
-def _date(headers: Mapping[str, str], name: str) -> Any:
-    """A date header to forward, or None when it is absent or invalid (RFC 9110: ignored)."""
-    value = headers.get(name)
-    return _http.parse_http_date(value) if value else None
+def _revalidates(headers: Mapping[str, str]) -> bool:
+    """Whether a GET could be answered 304: it has If-None-Match or If-Modified-Since."""
+    return bool(
+        headers.get("if-none-match", "").strip() or headers.get("if-modified-since", "").strip()
+    )
 
 
 def _header_safe(value: str) -> str:

@@ -7,6 +7,7 @@ import attrs
 from r2store import R2Store
 from r2store.objects import FIRST_CHUNK_SIZE
 from r2store.proxy import MediaProxy
+from tests.conftest import RequestLog
 
 
 def test_untyped_uploads_get_a_guessed_type(store: R2Store) -> None:
@@ -85,3 +86,46 @@ def test_the_default_cache_control_is_the_stores(store: R2Store) -> None:
         assert served(MediaProxy(store=store)) == "public, max-age=3600"
         assert served(MediaProxy(store=configured)) == "public, max-age=60"
         assert served(MediaProxy(store=configured, cache_control="no-store")) == "no-store"
+
+
+def test_an_unconditional_get_costs_one_get_object(store: R2Store) -> None:
+    """A GET without conditions sends one GetObject to R2, and nothing else."""
+    store.save("plain.txt", b"x")
+    log = RequestLog(store)
+
+    MediaProxy(store=store).handle("GET", "plain.txt", {}).close()
+
+    assert log.operations == ["GetObject"]
+
+
+def test_a_304_is_decided_from_one_head_object(store: R2Store) -> None:
+    """A revalidation of an unchanged object sends one HeadObject and answers 304 from it."""
+    store.save("plain.txt", b"x", cache_control="no-cache")
+    etag = store.stat("plain.txt").etag
+    assert etag is not None
+    log = RequestLog(store)
+
+    response = MediaProxy(store=store).handle("GET", "plain.txt", {"if-none-match": etag})
+
+    assert response.status == 304
+    assert ("Cache-Control", "no-cache") in response.headers
+    assert log.operations == ["HeadObject"]
+
+
+def test_an_object_changed_between_head_and_get_is_judged_by_the_get(store: R2Store) -> None:
+    """When the object changes after the HEAD to one the client holds, the 304 is the new one's."""
+    store.save("swap.txt", b"new", cache_control="no-cache")
+    new = store.stat("swap.txt")
+    assert new.etag is not None
+    store.save("swap.txt", b"old", overwrite=True)
+
+    def swap_before_the_get(method: str, url: str) -> None:
+        if method == "GET":
+            store.save("swap.txt", b"new", overwrite=True, cache_control="no-cache")
+
+    store.request_hooks.append(swap_before_the_get)
+    response = MediaProxy(store=store).handle("GET", "swap.txt", {"if-none-match": new.etag})
+
+    assert response.status == 304
+    assert ("ETag", new.etag) in response.headers
+    assert ("Cache-Control", "no-cache") in response.headers

@@ -55,10 +55,6 @@ def test_a_304_keeps_the_etag_and_cache_control(
     assert response.headers["cache-control"] == CACHE_CONTROL
 
 
-@pytest.mark.xfail(
-    reason="moto's 304 carries no Cache-Control, and the proxy then sends its own default",
-    strict=True,
-)
 def test_a_304_keeps_the_stored_cache_control(
     proxy_url_base: str, client: httpx.Client, seeded_bucket: Bucket
 ) -> None:
@@ -71,20 +67,61 @@ def test_a_304_keeps_the_stored_cache_control(
     assert response.headers["cache-control"] == OBJECTS["cached.txt"].cache_control
 
 
-def test_a_304_costs_one_get_object(
+@pytest.mark.parametrize("name", ["hello.txt", "cached.txt"])
+@pytest.mark.parametrize("condition", ["if-none-match", "if-modified-since"])
+def test_a_304_carries_the_caching_headers_of_the_200(
+    proxy_url_base: str, client: httpx.Client, name: str, condition: str
+) -> None:
+    """A 304 carries the Cache-Control, ETag and Last-Modified that its 200 carries."""
+    full = client.get(proxy_url_base + name)
+    validator = full.headers["etag" if condition == "if-none-match" else "last-modified"]
+
+    response = client.get(proxy_url_base + name, headers={condition: validator})
+
+    assert response.status_code == 304
+    caching = ("cache-control", "etag", "last-modified")
+    assert {h: response.headers.get(h) for h in caching} == {h: full.headers[h] for h in caching}
+
+
+def test_a_304_has_no_content_headers_or_body(
+    mount_base: str, client: httpx.Client, hello: ObjectStat
+) -> None:
+    """A 304 has no Content-Type, no Content-Length and no body."""
+    assert hello.etag is not None
+    response = client.get(mount_base + "hello.txt", headers={"If-None-Match": hello.etag})
+
+    assert response.status_code == 304
+    assert "content-type" not in response.headers
+    assert "content-length" not in response.headers
+    assert response.content == b""
+
+
+def test_a_304_costs_one_head_object(
     server: Server,
     proxy_url_base: str,
     client: httpx.Client,
     hello: ObjectStat,
     seeded_bucket: Bucket,
 ) -> None:
-    """Revalidating with If-None-Match sends one GetObject to S3, and no HeadObject."""
+    """Revalidating an unchanged object sends one HeadObject to S3, and no GetObject."""
     assert hello.etag is not None
     before = len(server.operations())
 
     client.get(proxy_url_base + "hello.txt", headers={"If-None-Match": hello.etag})
 
-    assert server.operations()[before:] == [f"GET /{seeded_bucket.name}/{LOCATION}/hello.txt"]
+    assert server.operations()[before:] == [f"HEAD /{seeded_bucket.name}/{LOCATION}/hello.txt"]
+
+
+def test_revalidating_a_changed_object_costs_a_head_and_a_get(
+    server: Server, proxy_url_base: str, client: httpx.Client, seeded_bucket: Bucket
+) -> None:
+    """Revalidating with an outdated ETag sends a HeadObject, then the GetObject for the 200."""
+    before = len(server.operations())
+
+    client.get(proxy_url_base + "hello.txt", headers={"If-None-Match": '"an-old-version"'})
+
+    path = f"/{seeded_bucket.name}/{LOCATION}/hello.txt"
+    assert server.operations()[before:] == [f"HEAD {path}", f"GET {path}"]
 
 
 def test_if_none_match_that_does_not_match_gets_200(
