@@ -40,10 +40,10 @@ def media_proxy(request: HttpRequest, key: str) -> HttpResponseBase:
         request.method or "GET", key, headers, request.META.get("QUERY_STRING", ""), request
     )
     body = answer.body
-    if isinstance(body, bytes):
-        response: HttpResponseBase = HttpResponse(
-            body if request.method != "HEAD" else b"", status=answer.status
-        )
+    if answer.status == 304:
+        response: HttpResponseBase = _NotModified(asynchronous=isinstance(request, ASGIRequest))
+    elif isinstance(body, bytes):
+        response = HttpResponse(body if request.method != "HEAD" else b"", status=answer.status)
     else:
         chunks: _Body
         if isinstance(request, ASGIRequest):
@@ -54,6 +54,33 @@ def media_proxy(request: HttpRequest, key: str) -> HttpResponseBase:
     for name, value in answer.headers:
         response[name] = value
     return response
+
+
+class _NotModified(StreamingHttpResponse):
+    """A 304 with no Content-Type and no body, as Django's HttpResponseNotModified; but
+    streaming, as the 200 is, because CommonMiddleware gives a non-streaming response a
+    ``Content-Length: 0``, which a 304 must not carry (RFC 9110 §8.6)."""
+
+    status_code = 304
+
+    def __init__(self, *, asynchronous: bool) -> None:
+        # The empty body is of the server's kind, as the 200's is: Django warns when it
+        # has to turn one kind into the other.
+        super().__init__(_no_chunks() if asynchronous else ())
+        del self["Content-Type"]
+
+    def _set_streaming_content(self, value: object) -> None:
+        # Every new body goes through here. A 304 never has one, whatever middleware
+        # wraps around the empty one (GZipMiddleware's would be a gzip header), as
+        # HttpResponseNotModified refuses content.
+        empty = _no_chunks() if hasattr(value, "__aiter__") else ()
+        super()._set_streaming_content(empty)  # type: ignore[misc]
+
+
+async def _no_chunks() -> AsyncIterator[bytes]:
+    """An empty async body."""
+    return
+    yield b""  # unreached: it makes this an async generator
 
 
 class _Body:

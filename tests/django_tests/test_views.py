@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from typing import Any
+from wsgiref.util import setup_testing_defaults
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.handlers.wsgi import WSGIHandler
 from django.test import AsyncClient, Client
 
 from r2store import ObjectReader
 from r2store.django import R2Storage
 
 DATA = bytes(range(256)) * 64
+#: The MIDDLEWARE that ``django-admin startproject`` writes.
+STARTPROJECT_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
 
 
 @pytest.fixture
@@ -42,12 +54,87 @@ def test_range_gives_206(stored: str, client: Client) -> None:
 
 
 def test_conditional_get_gives_304(stored: str, client: Client) -> None:
-    """If-None-Match with the current ETag answers 304 with the ETag and no body."""
+    """If-None-Match with the current ETag answers 304 with the ETag."""
     etag = client.head("/media-proxy/profile_images/face%201.png")["ETag"]
     response = client.get("/media-proxy/profile_images/face%201.png", HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 304
     assert response["ETag"] == etag
-    assert response.content == b""
+
+
+@pytest.fixture
+def startproject_middleware(settings: Any) -> None:
+    """MIDDLEWARE is the list a new Django project starts with."""
+    settings.MIDDLEWARE = STARTPROJECT_MIDDLEWARE
+
+
+def _revalidation(response: Any) -> dict[str, str]:
+    """The headers a cache takes from a 304, or that tell it about content, present or not."""
+    names = ("Cache-Control", "ETag", "Last-Modified", "Content-Type", "Content-Length")
+    return {name: response[name] for name in names if name in response}
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("startproject_middleware")
+def test_a_304_is_the_200_without_content_headers(stored: str, client: Client) -> None:
+    """Under startproject's middleware a 304 carries the 200's caching headers and validators,
+    and no Content-Type, Content-Length or body."""
+    full: Any = client.get("/media-proxy/profile_images/face%201.png")
+    full.close()
+
+    response = client.get(
+        "/media-proxy/profile_images/face%201.png", HTTP_IF_NONE_MATCH=full["ETag"]
+    )
+
+    assert response.status_code == 304
+    caching = {name: full[name] for name in ("Cache-Control", "ETag", "Last-Modified")}
+    assert _revalidation(response) == caching
+
+
+# django_db: closing the response fires request_finished, which touches connections.
+@pytest.mark.django_db
+def test_a_304_has_no_body_under_gzip_middleware(
+    r2_storage: R2Storage, stored: str, settings: Any
+) -> None:
+    """A 304 sends no body, also where GZipMiddleware would compress an empty one.
+
+    Through Django's WSGIHandler itself: the test client drops a 304's body on its own."""
+    settings.MIDDLEWARE = ["django.middleware.gzip.GZipMiddleware", *STARTPROJECT_MIDDLEWARE]
+    environ: dict[str, Any] = {
+        "PATH_INFO": "/media-proxy/profile_images/face 1.png",
+        "HTTP_IF_NONE_MATCH": r2_storage.store.stat(stored).etag,
+        "HTTP_ACCEPT_ENCODING": "gzip",
+    }
+    setup_testing_defaults(environ)
+    statuses: list[str] = []
+
+    result = WSGIHandler()(environ, lambda status, headers: statuses.append(status))
+    try:
+        body = b"".join(result)
+    finally:
+        result.close()
+
+    assert statuses == ["304 Not Modified"]
+    assert body == b""
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("startproject_middleware")
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_a_304_under_asgi_is_the_200_without_content_headers(
+    stored: str, async_client: AsyncClient
+) -> None:
+    """Under ASGI and startproject's middleware a 304 carries the 200's caching headers and
+    validators, and no Content-Type, Content-Length or body."""
+    full: Any = await async_client.head("/media-proxy/profile_images/face%201.png")
+
+    response: Any = await async_client.get(
+        "/media-proxy/profile_images/face%201.png", headers={"If-None-Match": full["ETag"]}
+    )
+
+    assert response.status_code == 304
+    caching = {name: full[name] for name in ("Cache-Control", "ETag", "Last-Modified")}
+    assert _revalidation(response) == caching
 
 
 def test_head_has_headers_and_no_body(stored: str, client: Client) -> None:
