@@ -98,10 +98,9 @@ class MediaProxy:
     """Serves a store's objects over HTTP, correctly and safely.
 
     :param store: the store to serve from.
-    :param cache_control: ``Cache-Control`` for objects stored without one, and for a
-        304 whose upstream answer carried none; by default ``R2_CACHE_CONTROL`` (what
-        the store gives its uploads, so a 304 repeats what their 200 said), else
-        ``public, max-age=3600``.
+    :param cache_control: ``Cache-Control`` for objects stored without one (on their
+        200, 206 and 304 alike); by default ``R2_CACHE_CONTROL`` (what the store gives
+        its uploads), else ``public, max-age=3600``.
     :param allow_types: media types served inline even though a browser could
         run script in them (``image/svg+xml``, say); by default such files are
         sent as downloads.

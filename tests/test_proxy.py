@@ -73,8 +73,8 @@ def test_chunks_start_small_then_take_the_chunk_size(store: R2Store) -> None:
 
 def test_the_default_cache_control_is_the_stores(store: R2Store) -> None:
     """Objects stored without Cache-Control are served with R2_CACHE_CONTROL when it is set
-    (what the store gives its uploads, so a 304 without one repeats their 200), else with
-    ``public, max-age=3600``; the proxy's own ``cache_control`` wins over both."""
+    (what the store gives its uploads), else with ``public, max-age=3600``; the proxy's own
+    ``cache_control`` wins over both."""
     store.save("plain.txt", b"x")  # this store has no cache_control: none is stored
     configured = R2Store(attrs.evolve(store.config, cache_control="public, max-age=60"))
 
