@@ -226,6 +226,69 @@ def test_symlink_inside_the_folder_is_followed(store: R2Store, media: Path) -> N
     assert store.read("linked_dir/me.jpg") == FILES["profile_images/me.jpg"]
 
 
+def test_file_swapped_for_a_symlink_after_the_walk_is_not_uploaded(
+    store: R2Store, media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file replaced by a link to outside the folder after the walk is reported, and the
+    link's target stays out of the bucket (the walk is wrapped to swap it: a race with
+    another process on the folder, which a test cannot time)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"root:x:0:0:not media")
+    walk = sync._walk
+
+    def walk_then_swap(*args: Any) -> Any:
+        found = walk(*args)
+        (media / "a.txt").unlink()
+        (media / "a.txt").symlink_to(secret)
+        return found
+
+    monkeypatch.setattr(sync, "_walk", walk_then_swap)
+    report = sync_directory(store, media)
+    assert "a.txt" not in remote_keys(store)
+    assert [path for path, _ in report.failed] == ["a.txt"]
+    assert report.uploaded == tuple(sorted(set(FILES) - {"a.txt"}))
+
+
+def test_directory_swapped_for_a_symlink_after_the_walk_is_not_uploaded(
+    store: R2Store, media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory replaced by a link to outside the folder after the walk uploads nothing
+    from outside (the walk is wrapped to swap it, as above)."""
+    outside = tmp_path / "outside"
+    write_tree(outside, {"me.jpg": b"a secret of the same name"})
+    walk = sync._walk
+
+    def walk_then_swap(*args: Any) -> Any:
+        found = walk(*args)
+        (media / "profile_images").rename(tmp_path / "moved")
+        (media / "profile_images").symlink_to(outside, target_is_directory=True)
+        return found
+
+    monkeypatch.setattr(sync, "_walk", walk_then_swap)
+    report = sync_directory(store, media)
+    assert "profile_images/me.jpg" not in remote_keys(store)
+    assert report.failed == (("profile_images/me.jpg", sync._CHANGED),)
+
+
+def test_file_replaced_after_the_walk_is_not_uploaded(
+    store: R2Store, media: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file replaced by another file after the walk is reported, not uploaded (the walk
+    is wrapped to replace it, as above)."""
+    walk = sync._walk
+
+    def walk_then_replace(*args: Any) -> Any:
+        found = walk(*args)
+        (media / "new.txt").write_bytes(b"written after the walk")
+        (media / "new.txt").replace(media / "a.txt")
+        return found
+
+    monkeypatch.setattr(sync, "_walk", walk_then_replace)
+    report = sync_directory(store, media)
+    assert "a.txt" not in remote_keys(store)
+    assert report.failed == (("a.txt", sync._CHANGED),)
+
+
 def test_symlink_to_outside_is_not_followed(store: R2Store, media: Path, tmp_path: Path) -> None:
     """A link leading out of the folder is reported, not uploaded, and protects its keys."""
     outside = tmp_path / "outside"
