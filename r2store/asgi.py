@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .config import proxy_prefix
 from .proxy import MediaProxy, ProxyResponse
 
 if TYPE_CHECKING:
@@ -157,7 +158,8 @@ class R2ProxyApp:
 
 
 class R2ProxyMiddleware:
-    """Serves paths under *prefix* (default ``store.config.proxy_path``) from the store,
+    """Serves paths under *prefix* (default ``store.config.proxy_path``; ``"/files"`` means
+    ``"/files/"``, and what is not a URL path is a ``ValueError``) from the store,
     and hands every other request -- and every non-HTTP scope -- to *app* untouched.
 
     Keyword options are :class:`R2ProxyApp`'s, with the same 2 MiB ``chunk_size`` default.
@@ -169,7 +171,7 @@ class R2ProxyMiddleware:
         self.app = app
         self._server = _Server(store, options)
         self.proxy = self._server.proxy
-        self.prefix = prefix if prefix is not None else store.config.proxy_path
+        self.prefix = proxy_prefix(prefix) if prefix is not None else store.config.proxy_path
         self._strip = len(self.prefix.rstrip("/"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

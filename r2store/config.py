@@ -86,6 +86,20 @@ def _proxy_path(value: str) -> str:
     return "/" + value.strip().strip("/") + "/" if value.strip("/ ") else "/"
 
 
+def proxy_prefix(value: str) -> str:
+    """The path a media proxy serves below, as ``/name/``; ValueError if not a URL path.
+
+    ``"media-proxy"``, ``"/media-proxy"`` and ``"/media-proxy/"`` all give
+    ``"/media-proxy/"``: a prefix matched without its final slash would take
+    ``/media-proxyfile.txt`` (as key ``file.txt``) and every app route that
+    merely starts the same way.
+    """
+    path = _proxy_path(value)
+    if _PROXY_PATH.fullmatch(path) is None:
+        raise ValueError(f"must be a URL path like /media-proxy/, got {value!r}")
+    return path
+
+
 def _url_problem(url: str, *, allow_path: bool) -> str | None:
     try:
         parts = urlsplit(url)
@@ -298,11 +312,10 @@ class R2Config:
                 self.cache_control.isascii() and self.cache_control.isprintable(),
                 "must be printable ASCII, like 'public, max-age=3600'",
             )
-        check(
-            "proxy_path",
-            _PROXY_PATH.fullmatch(self.proxy_path) is not None,
-            f"must be a URL path like /media-proxy/, got {self.proxy_path!r}",
-        )
+        try:
+            proxy_prefix(self.proxy_path)
+        except ValueError as exc:
+            found.append(("proxy_path", str(exc)))
         if self.proxy_signing_key is not None:
             check(
                 "proxy_signing_key",

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from .config import proxy_prefix
 from .proxy import MediaProxy, ProxyResponse
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ class R2ProxyApp:
 
 
 class R2ProxyMiddleware:
-    """Serves paths under *prefix* (default ``store.config.proxy_path``) from the store,
+    """Serves paths under *prefix* (default ``store.config.proxy_path``; ``"/files"`` means
+    ``"/files/"``, and what is not a URL path is a ``ValueError``) from the store,
     and hands every other request to *app* untouched."""
 
     def __init__(
@@ -59,7 +61,7 @@ class R2ProxyMiddleware:
     ) -> None:
         self.app = app
         self.proxy = MediaProxy(store=store, **options)
-        self.prefix = prefix if prefix is not None else store.config.proxy_path
+        self.prefix = proxy_prefix(prefix) if prefix is not None else store.config.proxy_path
         # "/media-proxy/a.png" minus the prefix but for its last "/": "/a.png".
         self._strip = len(self.prefix.rstrip("/"))
 

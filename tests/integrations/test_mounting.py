@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
+from r2store import R2Store, asgi, wsgi
 from tests.integrations.conftest import Bucket, Server
 from tests.integrations.helpers import OBJECTS
 
 # Paths outside every proxy prefix (the WSGI app's and the ASGI middleware's).
-OUTSIDE = ["/", "/hello/world", "/media-proxy", "/media-proxyfile.txt", "/mw-proxy", "/media/x"]
+OUTSIDE = [
+    "/",
+    "/hello/world",
+    "/media-proxy",
+    "/media-proxyfile.txt",
+    "/mw-proxy",
+    "/media/x",
+    "/bare-proxyhello.txt",
+    "/bare-proxy-admin/",
+]
 
 
 @pytest.mark.parametrize("path", OUTSIDE)
@@ -63,3 +75,23 @@ def test_a_proxy_url_reaches_its_key(
 
     assert response.status_code == 200
     assert response.content == OBJECTS[key].body
+
+
+def test_a_prefix_without_final_slash_serves_below_it(server: Server, client: httpx.Client) -> None:
+    """A middleware given ``prefix="/bare-proxy"`` serves ``/bare-proxy/<key>``."""
+    response = client.get(server.url("/bare-proxy/hello.txt"))
+
+    assert response.status_code == 200
+    assert response.content == OBJECTS["hello.txt"].body
+
+
+@pytest.mark.parametrize(
+    "middleware", [wsgi.R2ProxyMiddleware, asgi.R2ProxyMiddleware], ids=["wsgi", "asgi"]
+)
+@pytest.mark.parametrize("prefix", ["/fi les/", "/%2e%2e/", "/médias/", "/a?b/", "/a\r\n/"])
+def test_a_prefix_that_is_no_url_path_is_refused(
+    store: R2Store, middleware: type[Any], prefix: str
+) -> None:
+    """Either middleware refuses a prefix that is not a plain URL path, when built."""
+    with pytest.raises(ValueError, match="must be a URL path"):
+        middleware(None, store, prefix=prefix)

@@ -3,6 +3,7 @@
 - ``/media-proxy/`` and the other variant prefixes: :class:`~r2store.asgi.R2ProxyApp`
   mounted in Starlette (``root_path`` is the mount point)
 - ``/mw-proxy/``: :class:`~r2store.asgi.R2ProxyMiddleware` around the Starlette app
+- ``/bare-proxy/``: another, given its prefix without the final slash
 - anything else: a Starlette route that says what it saw
 """
 
@@ -55,5 +56,10 @@ starlette_app = Starlette(
 )
 
 app = R2ProxyMiddleware(
-    starlette_app, common.main, prefix="/mw-proxy/", cache_control=common.CACHE_CONTROL
+    R2ProxyMiddleware(
+        starlette_app, common.main, prefix="/bare-proxy", cache_control=common.CACHE_CONTROL
+    ),
+    common.main,
+    prefix="/mw-proxy/",
+    cache_control=common.CACHE_CONTROL,
 )

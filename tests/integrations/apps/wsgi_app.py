@@ -4,6 +4,7 @@
 - ``/app-proxy/``: :class:`~r2store.wsgi.R2ProxyApp`, mounted by the tiny app
 - ``/svg-proxy/``, ``/signed-proxy/``, ``/authz-proxy/``, ``/closed-proxy/``,
   ``/stalled-proxy/``, ``/fake-proxy/``: more middlewares, one per variant
+- ``/bare-proxy/``: a middleware given its prefix without the final slash
 - anything else: the tiny app, which says what it saw
 """
 
@@ -61,6 +62,7 @@ def _build() -> WSGIApplication:
         (common.stalled, "/stalled-proxy/", {}),
         (common.fake, "/fake-proxy/", {"chunk_size": common.FAKE_CHUNK_SIZE}),
         (common.main, "/media-proxy/", {}),
+        (common.main, "/bare-proxy", {}),  # no final slash: it means "/bare-proxy/"
     ]
     for store, prefix, options in variants:
         options.setdefault("cache_control", common.CACHE_CONTROL)
