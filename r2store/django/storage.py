@@ -150,7 +150,10 @@ class R2Storage(_Deconstructible):
     def _open(self, name: str, mode: str = "rb") -> File[bytes]:
         with _django_errors():
             if "w" in mode:
-                stream: Any = self.store.open_write(name, overwrite=True)
+                # Written under this very name, so no other name can be tried as save()
+                # does: without allow_overwrite it is an atomic create, and closing the
+                # file raises FileExistsError (ObjectExistsError) if the name is taken.
+                stream: Any = self.store.open_write(name, overwrite=self.allow_overwrite)
             elif mode in ("r", "rb"):
                 stream = self.store.open(name)
             else:

@@ -150,6 +150,24 @@ def test_open_for_writing(r2_storage: R2Storage) -> None:
     assert r2_storage.store.read("w.txt") == b"written"
 
 
+def test_open_for_writing_keeps_a_taken_name(r2_storage: R2Storage) -> None:
+    """Without allow_overwrite, closing an open('wb') file on a taken name raises and
+    leaves the object as it was."""
+    r2_storage.save("w.txt", ContentFile(b"first"))
+    with pytest.raises(FileExistsError), r2_storage.open("w.txt", "wb") as f:
+        f.write(b"second")
+    assert r2_storage.store.read("w.txt") == b"first"
+
+
+def test_open_for_writing_overwrites_when_allowed(config: R2Config) -> None:
+    """With allow_overwrite, open('wb') on a taken name replaces the content."""
+    storage = R2Storage(allow_overwrite=True, **r2_options(config))
+    storage.save("w.txt", ContentFile(b"first"))
+    with storage.open("w.txt", "wb") as f:
+        f.write(b"second")
+    assert storage.store.read("w.txt") == b"second"
+
+
 def test_exists_delete_size_listdir(r2_storage: R2Storage) -> None:
     """exists, size, listdir and delete speak Django's API."""
     for name in ("d/a.txt", "d/b.txt", "d/sub/c.txt"):
