@@ -97,7 +97,6 @@ _RETRY_EXCEPTIONS = (Urllib3TimeoutError, ProtocolError, SSLError, ProxyError)
 # An error answer's body is a few hundred bytes of XML; more than this is not one.
 _ERROR_BODY_LIMIT = 64 * 1024
 _SUCCESS = frozenset({200, 206})
-_S3_NAMESPACE = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
 class S3ResponseError(Exception):
@@ -396,7 +395,14 @@ def _error_fields(body: bytes) -> dict[str, str]:
 def _parse_listing(body: bytes) -> ListPage:
     """Parse a ListObjectsV2 answer, decoding keys when the answer says they are encoded."""
     root = ElementTree.fromstring(body)  # noqa: S314 -- see _error_fields
-    ns = _S3_NAMESPACE if root.tag.startswith(_S3_NAMESPACE) else ""
+    name = _local_name(root.tag)
+    if name != "ListBucketResult":
+        # An HTML page from a captive portal or a proxy, another operation's answer: read
+        # as a listing it would silently hold no keys (sync would upload everything again).
+        raise ValueError(f"not a ListBucketResult: {name[:40]!r}")
+    # Children are in the root's namespace, whatever it is: S3's, none (some servers) or
+    # another (s3rver's); "{namespace}" as ElementTree spells it, or "".
+    ns = root.tag.removesuffix(name)
     # botocore decodes (with unquote_plus, as S3 encodes a space as "+") only when the
     # answer says EncodingType=url: a server that ignored the request sent keys as they are.
     decode: Callable[[str], str] = (

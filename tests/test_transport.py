@@ -623,15 +623,19 @@ _ODD_KEYS = [
 ]
 
 
+S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
 def listing(
     items: list[tuple[str, int]],
     *,
     prefixes: tuple[str, ...] = (),
     token: str | None = None,
     encoded: bool = True,
-    namespace: bool = True,
+    namespace: str = S3_NAMESPACE,
 ) -> bytes:
-    """A ListObjectsV2 answer; with *encoded*, keys encoded as S3 does (a space as '+')."""
+    """A ListObjectsV2 answer in XML *namespace* (none if empty); with *encoded*, keys
+    encoded as S3 does (a space as '+')."""
 
     def enc(text: str) -> str:
         return escape(quote_plus(text, safe="/") if encoded else text)
@@ -646,7 +650,7 @@ def listing(
         f"<CommonPrefixes><Prefix>{enc(p)}</Prefix></CommonPrefixes>" for p in prefixes
     )
     more = f"<NextContinuationToken>{escape(token)}</NextContinuationToken>" if token else ""
-    xmlns = ' xmlns="http://s3.amazonaws.com/doc/2006-03-01/"' if namespace else ""
+    xmlns = f' xmlns="{namespace}"' if namespace else ""
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult{xmlns}><Name>{BUCKET}</Name>'
         f"<KeyCount>{len(items)}</KeyCount><MaxKeys>1000</MaxKeys>"
@@ -668,14 +672,43 @@ def test_listing_decodes_odd_keys(fake: FakeS3, store: R2Store) -> None:
     assert fake.received[0].query["encoding-type"] == "url"
 
 
-@pytest.mark.parametrize("namespace", [True, False])
+@pytest.mark.parametrize("namespace", [S3_NAMESPACE, ""])
 def test_listing_takes_keys_as_they_are_when_not_encoded(
-    fake: FakeS3, store: R2Store, namespace: bool
+    fake: FakeS3, store: R2Store, namespace: str
 ) -> None:
     """A server that ignores encoding-type sends keys plainly; they are not decoded again."""
     keys = ["a b.txt", "plus+sign.txt", "pct%41.txt", "amp&.txt"]
     fake.answer(Answer(200, listing([(k, 1) for k in keys], encoded=False, namespace=namespace)))
     assert [stat.key for stat in store.list()] == keys
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    ["", "http://doc.s3.amazonaws.com/2006-03-01", "urn:example:other"],
+    ids=["none", "s3rver", "other"],
+)
+def test_a_listing_in_any_namespace_is_read(fake: FakeS3, store: R2Store, namespace: str) -> None:
+    """A listing without S3's XML namespace, or in another one, lists its keys (moto
+    always answers in S3's, so the stand-in serves these)."""
+    fake.answer(Answer(200, listing([("a b.txt", 1), ("c.txt", 2)], namespace=namespace)))
+    assert [(stat.key, stat.size) for stat in store.list()] == [("a b.txt", 1), ("c.txt", 2)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html><body>Sign in to the Wi-Fi</body></html>",
+        b'<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>',
+    ],
+    ids=["html", "other-result"],
+)
+def test_a_listing_of_another_kind_is_an_upstream_error(
+    fake: FakeS3, store: R2Store, body: bytes
+) -> None:
+    """A 200 whose XML is not a ListBucketResult is UpstreamError, not an empty listing."""
+    fake.answer(Answer(200, body))
+    with pytest.raises(UpstreamError, match="listing"):
+        list(store.list())
 
 
 def test_listing_follows_continuation_tokens(fake: FakeS3, store: R2Store) -> None:
