@@ -17,7 +17,7 @@ the original stays available as ``__cause__``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
@@ -39,6 +39,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamTimeoutError",
     "map_error",
+    "raise_mapped",
 ]
 
 
@@ -152,8 +153,8 @@ def map_error(exc: Exception, *, key: str | None = None, creating: bool = False)
     """Translate an exception from botocore, urllib3 or the read transport into an
     :class:`R2StoreError`.
 
-    Returns the exception to raise (the caller writes ``raise map_error(e) from e``),
-    and returns *exc* unchanged when it is not an error from the S3 client.
+    Returns the exception to raise (with *exc* as its cause: see :func:`raise_mapped`),
+    and returns *exc* unchanged when it is ours already or not an error from the S3 client.
     *creating* marks a write with ``If-None-Match: *``, where a failed
     precondition means the key already exists.
     """
@@ -204,6 +205,19 @@ def map_error(exc: Exception, *, key: str | None = None, creating: bool = False)
     if _is_transport_error(exc):
         return UpstreamError(f"could not talk to R2{about} ({name})")
     return exc
+
+
+def raise_mapped(exc: Exception, *, key: str | None = None, creating: bool = False) -> NoReturn:
+    """Raise what :func:`map_error` makes of *exc*, with *exc* as its ``__cause__``.
+
+    An *exc* that maps to itself (an error of ours, or none from the S3 client) is
+    raised as it is, keeping its own cause: ``raise map_error(e) from e`` would make
+    it its own ``__cause__`` and lose the one it had.
+    """
+    error = map_error(exc, key=key, creating=creating)
+    if error is exc:
+        raise exc
+    raise error from exc
 
 
 def _is_transport_error(exc: BaseException) -> bool:

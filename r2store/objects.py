@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from .errors import InvalidMetadataError, map_error
+from .errors import InvalidMetadataError, raise_mapped
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -198,7 +198,7 @@ class ObjectReader(io.RawIOBase):
         try:
             data: bytes = self._body.read(None if size is None or size < 0 else size)
         except Exception as exc:
-            raise map_error(exc, key=self._key) from exc
+            raise_mapped(exc, key=self._key)
         self._position += len(data)
         return data
 
@@ -229,7 +229,7 @@ class ObjectReader(io.RawIOBase):
             try:
                 self._body = self._reopen(target)
             except Exception as exc:
-                raise map_error(exc, key=self._key) from exc
+                raise_mapped(exc, key=self._key)
         self._position = target
         return target
 

@@ -24,6 +24,7 @@ from .errors import (
     R2StoreError,
     UpstreamError,
     map_error,
+    raise_mapped,
 )
 from .keys import object_key, object_prefix, relative_key
 from .objects import Body, ObjectReader, ObjectStat, header_value, user_metadata
@@ -227,7 +228,7 @@ class R2Store:
         try:
             response = transport.get_object(full_key, headers)
         except Exception as exc:
-            raise map_error(exc, key=key) from exc
+            raise_mapped(exc, key=key)
         try:
             stat = ObjectStat.from_headers(key, response.headers)
         except ValueError as exc:
@@ -288,7 +289,7 @@ class R2Store:
         try:
             return ObjectStat.from_headers(key, self.transport.head_object(full_key))
         except Exception as exc:
-            raise map_error(exc, key=key) from exc
+            raise_mapped(exc, key=key)
 
     def exists(self, key: str) -> bool:
         """Whether an object exists under *key* (one HeadObject)."""
@@ -314,7 +315,7 @@ class R2Store:
                     full_prefix, max_keys=page_size, continuation_token=token
                 )
             except Exception as exc:
-                raise map_error(exc) from exc
+                raise_mapped(exc)
             for item in page.objects:
                 yield ObjectStat(
                     key=relative_key(item.key, location),
@@ -338,7 +339,7 @@ class R2Store:
             try:
                 page = transport.list_objects_v2(base, delimiter="/", continuation_token=token)
             except Exception as exc:
-                raise map_error(exc) from exc
+                raise_mapped(exc)
             dirs += [p[len(base) :].rstrip("/") for p in page.prefixes]
             files += [item.key[len(base) :] for item in page.objects]
             token = _next_token(page.is_truncated, page.next_token)
@@ -450,7 +451,7 @@ class R2Store:
                 and self._holds(key, f'"{_md5(body, start)}"')
             ):
                 return
-            raise error from exc
+            raise_mapped(exc, key=key, creating=not overwrite)
 
     def _upload_parts(
         self,
@@ -479,7 +480,7 @@ class R2Store:
                 "UploadId"
             ]
         except Exception as exc:
-            raise map_error(exc, key=key) from exc
+            raise_mapped(exc, key=key)
 
         def upload(number: int, data: bytes) -> dict[str, Any]:
             response = client.upload_part(
@@ -529,7 +530,7 @@ class R2Store:
         except BaseException as exc:
             _abort(client, bucket, full_key, upload_id)
             if isinstance(exc, Exception):
-                raise map_error(exc, key=key, creating=not overwrite) from exc
+                raise_mapped(exc, key=key, creating=not overwrite)
             raise
 
     def _holds(self, key: str, etag: str | None) -> bool:
@@ -546,7 +547,7 @@ class R2Store:
         try:
             self.client.delete_object(Bucket=self.config.bucket, Key=self._key(key))
         except Exception as exc:
-            raise map_error(exc, key=key) from exc
+            raise_mapped(exc, key=key)
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Delete many objects, 1,000 per request; missing keys are not errors."""
@@ -559,7 +560,7 @@ class R2Store:
                     Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
                 )
             except Exception as exc:
-                raise map_error(exc) from exc
+                raise_mapped(exc)
             errors = response.get("Errors") or []
             if errors:
                 failed = ", ".join(repr(e.get("Key")) for e in errors[:5])
@@ -574,7 +575,7 @@ class R2Store:
                 CopySource={"Bucket": self.config.bucket, "Key": self._key(source)},
             )
         except Exception as exc:
-            raise map_error(exc, key=source) from exc
+            raise_mapped(exc, key=source)
 
 
 def part_size_for(size: int | None, chunksize: int) -> int:

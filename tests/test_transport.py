@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from unittest import mock
 from urllib.parse import parse_qsl, quote_plus, urlsplit
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import pytest
@@ -760,6 +761,26 @@ def test_a_garbled_listing_is_an_upstream_error(fake: FakeS3, store: R2Store, bo
     fake.answer(Answer(200, body))
     with pytest.raises(UpstreamError, match="listing"):
         list(store.list())
+
+
+def test_an_unreadable_listing_keeps_the_parsers_error_as_cause(
+    fake: FakeS3, store: R2Store
+) -> None:
+    """The UpstreamError for an unreadable listing has the parser's error as __cause__,
+    not itself."""
+    fake.answer(Answer(200, b"not xml"))
+    with pytest.raises(UpstreamError) as info:
+        list(store.list())
+    assert isinstance(info.value.__cause__, ElementTree.ParseError)
+
+
+def test_a_refused_seek_is_not_its_own_cause(fake: FakeS3, store: R2Store) -> None:
+    """The UpstreamError of a seek whose Range was ignored is never its own __cause__."""
+    data = bytes(range(256)) * 2048
+    fake.answer(object_answer(data), object_answer(data))
+    with store.open("k") as reader, pytest.raises(UpstreamError) as info:
+        reader.seek(300_000)
+    assert info.value.__cause__ is not info.value
 
 
 def test_a_listing_error_maps(fake: FakeS3, store: R2Store) -> None:
