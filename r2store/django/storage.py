@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from django.conf import settings
@@ -23,6 +23,9 @@ from ..config import R2Config
 from ..errors import ConfigError, InvalidKeyError, ObjectExistsError
 from ..proxy import MediaProxy
 from ..store import R2Store
+
+if TYPE_CHECKING:
+    from ..writer import ObjectWriter
 
 __all__ = ["R2Storage"]
 
@@ -40,6 +43,20 @@ def _django_errors() -> Iterator[None]:
         yield
     except InvalidKeyError as exc:
         raise SuspiciousFileOperation(str(exc)) from exc
+
+
+class _WrittenFile(File):  # type: ignore[type-arg]  # generic in django-stubs only
+    """A file open for writing: leaving a ``with`` block on an exception stores nothing.
+
+    Django's File closes its file on any exit, which would store the half written.
+    """
+
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        if exc_type is not None:
+            writer: ObjectWriter = self.file  # type: ignore[assignment]  # as _open made it
+            writer.abort()
+        else:
+            self.close()
 
 
 @deconstructible
@@ -154,10 +171,10 @@ class R2Storage(_Deconstructible):
                 # does: without allow_overwrite it is an atomic create, and closing the
                 # file raises FileExistsError (ObjectExistsError) if the name is taken.
                 stream: Any = self.store.open_write(name, overwrite=self.allow_overwrite)
-            elif mode in ("r", "rb"):
-                stream = self.store.open(name)
-            else:
+                return _WrittenFile(stream, name)
+            if mode not in ("r", "rb"):
                 raise ValueError(f"R2Storage opens files for 'rb' or 'wb', not {mode!r}")
+            stream = self.store.open(name)
         return File(stream, name)
 
     def delete(self, name: str) -> None:

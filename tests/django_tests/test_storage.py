@@ -168,6 +168,19 @@ def test_open_for_writing_overwrites_when_allowed(config: R2Config) -> None:
     assert storage.store.read("w.txt") == b"second"
 
 
+def test_open_for_writing_stores_nothing_after_an_exception(r2_storage: R2Storage) -> None:
+    """Leaving a ``with storage.open(name, "wb")`` block on an exception stores nothing."""
+
+    def write_half() -> None:
+        with r2_storage.open("w.txt", "wb") as f:
+            f.write(b"the first half")
+            raise RuntimeError("the second half never came")
+
+    with pytest.raises(RuntimeError):
+        write_half()
+    assert not r2_storage.exists("w.txt")
+
+
 def test_exists_delete_size_listdir(r2_storage: R2Storage) -> None:
     """exists, size, listdir and delete speak Django's API."""
     for name in ("d/a.txt", "d/b.txt", "d/sub/c.txt"):
