@@ -1,12 +1,13 @@
 """r2store: keep uploads in Cloudflare R2 and serve them from your app.
 
 The core -- configuration, keys, URLs and object operations -- knows no web
-framework and imports no boto3 until the first request; the adapters live in
+framework and imports no boto3 until the first request; :class:`LocalStore` keeps
+files in a folder instead, for development (see :func:`store_from_env`). The adapters live in
 ``r2store.django``, ``r2store.wsgi`` and ``r2store.asgi``.
 """
 
 from ._version import __version__
-from .config import R2Config, r2_enabled
+from .config import LocalConfig, R2Config, r2_enabled
 from .errors import (
     AccessDeniedError,
     ConfigError,
@@ -22,7 +23,9 @@ from .errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from .localstore import LocalStore
 from .objects import ObjectReader, ObjectStat
+from .protocol import Store, store_from_env
 from .store import R2Store
 
 __all__ = [
@@ -31,6 +34,8 @@ __all__ = [
     "ConfigProblem",
     "InvalidKeyError",
     "InvalidMetadataError",
+    "LocalConfig",
+    "LocalStore",
     "NotModifiedError",
     "ObjectExistsError",
     "ObjectNotFoundError",
@@ -41,8 +46,10 @@ __all__ = [
     "R2Store",
     "R2StoreError",
     "RangeNotSatisfiableError",
+    "Store",
     "UpstreamError",
     "UpstreamTimeoutError",
     "__version__",
     "r2_enabled",
+    "store_from_env",
 ]

@@ -25,7 +25,7 @@ from .config import proxy_prefix
 from .proxy import MediaProxy, ProxyResponse
 
 if TYPE_CHECKING:
-    from .store import R2Store
+    from .protocol import Store
 
 __all__ = ["ASGI_CHUNK_SIZE", "R2ProxyApp", "R2ProxyMiddleware"]
 
@@ -57,13 +57,15 @@ _HEADERS = frozenset(
 class _Server:
     """Runs the proxy for one ASGI request; shared by the app and the middleware."""
 
-    def __init__(self, store: R2Store, options: dict[str, Any]) -> None:
+    def __init__(self, store: Store, options: dict[str, Any]) -> None:
         self.proxy = MediaProxy(store=store, **{"chunk_size": ASGI_CHUNK_SIZE, **options})
         self._pool: ThreadPoolExecutor | None = None
 
     async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
         if self._pool is None:
-            size = self.proxy.store.config.max_pool_connections
+            # Sized to R2Store's connection pool; a store without one (LocalStore) reads
+            # files, and gets as many threads as R2Config's default pool.
+            size = getattr(self.proxy.store.config, "max_pool_connections", 32)
             self._pool = ThreadPoolExecutor(size, thread_name_prefix="r2store-proxy")
         return await asyncio.get_running_loop().run_in_executor(self._pool, partial(func, *args))
 
@@ -139,7 +141,7 @@ class R2ProxyApp:
     :data:`ASGI_CHUNK_SIZE` (2 MiB) here: each chunk costs a thread hop.
     """
 
-    def __init__(self, store: R2Store, **options: Any) -> None:
+    def __init__(self, store: Store, **options: Any) -> None:
         self._server = _Server(store, options)
         self.proxy = self._server.proxy
 
@@ -166,7 +168,7 @@ class R2ProxyMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, store: R2Store, *, prefix: str | None = None, **options: Any
+        self, app: ASGIApp, store: Store, *, prefix: str | None = None, **options: Any
     ) -> None:
         self.app = app
         self._server = _Server(store, options)

@@ -22,15 +22,18 @@ with ``/`` as the delimiter, so the tree below is not walked.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from .errors import InvalidKeyError
 from .keys import object_key
-from .store import R2Store
+
+if TYPE_CHECKING:
+    from .protocol import Store
 
 __all__ = ["find_missing"]
 
 
-def find_missing(store: R2Store, keys: Iterable[str]) -> list[str]:
+def find_missing(store: Store, keys: Iterable[str]) -> list[str]:
     """The keys among *keys* under which *store* holds no object, in the order given.
 
     Duplicates are answered once. A key the key rules refuse (``../x``,
@@ -61,7 +64,7 @@ def find_missing(store: R2Store, keys: Iterable[str]) -> list[str]:
     return [key for key in wanted if key in missing]
 
 
-def _missing_in_range(store: R2Store, keys: list[str]) -> list[str]:
+def _missing_in_range(store: Store, keys: list[str]) -> list[str]:
     """Which of the sorted *keys* have no object: one listing walked beside them.
 
     Listings come in UTF-8 byte order, which for valid keys is the order of

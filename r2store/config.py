@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -22,7 +22,19 @@ from .keys import check_location
 if TYPE_CHECKING:
     from botocore.config import Config as BotocoreConfig
 
-__all__ = ["ENV_VARS", "JURISDICTIONS", "R2Config", "parse_bool", "r2_enabled"]
+    from .protocol import URLSettings
+
+__all__ = [
+    "DEFAULT_LOCAL_BUCKET",
+    "DEFAULT_LOCAL_ROOT",
+    "ENV_VARS",
+    "JURISDICTIONS",
+    "LOCAL_ENV_VARS",
+    "LocalConfig",
+    "R2Config",
+    "parse_bool",
+    "r2_enabled",
+]
 
 MiB = 1024 * 1024
 #: Jurisdictions Cloudflare documents for R2 (``us`` was announced in 2026-08).
@@ -193,9 +205,7 @@ class R2Config:
     @property
     def url_mode(self) -> str:
         """Which URL :meth:`R2Store.url` builds: ``proxy``, ``public`` or ``presigned``."""
-        if self.media_proxy:
-            return "proxy"
-        return "public" if self.public_url else "presigned"
+        return _url_mode(self)
 
     @classmethod
     def from_env(
@@ -211,41 +221,14 @@ class R2Config:
         (read with python-dotenv when installed; the real environment wins).
         *overrides* are field values that take precedence over the environment.
         """
-        env, hint = _read_environ(environ, env_file)
-        values: dict[str, Any] = {}
-        problems: list[ConfigProblem] = []
-        for field, (var, parse) in ENV_VARS.items():
-            raw = env.get(var, "").strip()
-            if raw:
-                try:
-                    values[field] = parse(raw)
-                except ValueError as exc:
-                    problems.append(ConfigProblem(var, str(exc)))
-        public, problem = _public_url(env.get("R2_PUBLIC_DOMAIN", ""), env.get("R2_PUBLIC_URL", ""))
-        if problem:
-            problems.append(problem)
-        elif public:
-            values["public_url"] = public
-        for required in ("bucket", "access_key_id", "secret_access_key"):
-            values.setdefault(required, "")
-        values.update(overrides)
-        try:
-            config = cls(**values)
-        except ConfigError as exc:
-            named = {field: var for field, (var, _) in ENV_VARS.items()}
-            # public_url came from whichever of the two variables was set.
-            named["public_url"] = (
-                "R2_PUBLIC_URL" if env.get("R2_PUBLIC_URL", "").strip() else "R2_PUBLIC_DOMAIN"
-            )
-            parsed_badly = {p.name for p in problems}
-            problems += [
-                ConfigProblem(named.get(p.name, p.name), p.message)
-                for p in exc.problems
-                if named.get(p.name) not in parsed_badly
-            ]
-        if problems:
-            raise ConfigError(problems, hint=hint)
-        return config
+        return _from_env(
+            cls,
+            ENV_VARS,
+            environ,
+            env_file,
+            overrides,
+            required=("bucket", "access_key_id", "secret_access_key"),
+        )
 
     def _problems(self) -> list[ConfigProblem]:
         """Every problem with this configuration, named by field."""
@@ -268,13 +251,6 @@ class R2Config:
         elif not self.endpoint_url:
             found.append(("account_id", "missing: it is needed to build the R2 endpoint"))
         check("bucket", bool(self.bucket), "missing")
-        if self.bucket:
-            check(
-                "bucket",
-                _BUCKET.fullmatch(self.bucket) is not None,
-                f"{self.bucket!r} is not a valid R2 bucket name: 3-63 characters of a-z, 0-9 "
-                "and '-', starting and ending with a letter or digit",
-            )
         for field in ("access_key_id", "secret_access_key"):
             value: str = getattr(self, field)
             check(field, bool(value), "missing")
@@ -284,9 +260,6 @@ class R2Config:
                 not value or (value.isascii() and value.isprintable() and " " not in value),
                 "contains spaces, control or non-ASCII characters",
             )
-        if self.public_url:
-            problem = _url_problem(self.public_url, allow_path=True)
-            check("public_url", problem is None, str(problem))
         check("region", _REGION.fullmatch(self.region) is not None, "must be like 'auto'")
         if self.jurisdiction is not None:
             check(
@@ -294,37 +267,7 @@ class R2Config:
                 self.jurisdiction in JURISDICTIONS,
                 f"must be one of {', '.join(sorted(JURISDICTIONS))}, got {self.jurisdiction!r}",
             )
-        try:
-            check_location(self.location)
-        except ValueError as exc:
-            found.append(("location", str(exc)))
-        else:
-            # Keys go under it, and R2 allows 1,024 bytes for the whole key.
-            check(
-                "location",
-                len(self.location.encode()) <= 512,
-                "must be at most 512 bytes, to leave room for keys under it",
-            )
-        if self.cache_control is not None:
-            # It becomes a header on every upload: no control characters (CR/LF!).
-            check(
-                "cache_control",
-                self.cache_control.isascii() and self.cache_control.isprintable(),
-                "must be printable ASCII, like 'public, max-age=3600'",
-            )
-        try:
-            proxy_prefix(self.proxy_path)
-        except ValueError as exc:
-            found.append(("proxy_path", str(exc)))
-        if self.proxy_signing_key is not None:
-            check(
-                "proxy_signing_key",
-                len(self.proxy_signing_key) >= 32,
-                "must be at least 32 characters (use `python -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))'`)",
-            )
-        # Direct construction bypasses the parsers: a str "false" would be truthy.
-        check("media_proxy", type(self.media_proxy) is bool, "must be True or False")
+        found += _url_setting_problems(self)
         # An infinite timeout passes "> 0" but overflows the socket layer on first use.
         for field in ("connect_timeout", "read_timeout"):
             seconds: float = getattr(self, field)
@@ -334,7 +277,6 @@ class R2Config:
                 "must be a positive number of seconds, at most 3600",
             )
         limits = {
-            "url_expires_in": (1, 604800, "must be from 1 to 604800 seconds (7 days)"),
             "max_pool_connections": (1, 10_000, "must be at least 1"),
             "max_concurrency": (1, 1_000, "must be at least 1 (and at most 1000)"),
             "multipart_chunksize": (
@@ -355,6 +297,72 @@ class R2Config:
             else:
                 check(field, low <= number <= high, message)
         return [ConfigProblem(field, message) for field, message in found]
+
+
+def _url_mode(config: URLSettings) -> str:
+    if config.media_proxy:
+        return "proxy"
+    return "public" if config.public_url else "presigned"
+
+
+def _url_setting_problems(config: URLSettings) -> list[tuple[str, str]]:
+    """Every problem with the settings URLs and the media proxy read, as (field, message).
+
+    One set of checks for :class:`R2Config` and :class:`LocalConfig`.
+    """
+    found: list[tuple[str, str]] = []
+
+    def check(field: str, ok: bool, message: str) -> None:
+        if not ok:
+            found.append((field, message))
+
+    if config.bucket:
+        check(
+            "bucket",
+            _BUCKET.fullmatch(config.bucket) is not None,
+            f"{config.bucket!r} is not a valid R2 bucket name: 3-63 characters of a-z, 0-9 "
+            "and '-', starting and ending with a letter or digit",
+        )
+    if config.public_url:
+        problem = _url_problem(config.public_url, allow_path=True)
+        check("public_url", problem is None, str(problem))
+    try:
+        check_location(config.location)
+    except ValueError as exc:
+        found.append(("location", str(exc)))
+    else:
+        # Keys go under it, and R2 allows 1,024 bytes for the whole key.
+        check(
+            "location",
+            len(config.location.encode()) <= 512,
+            "must be at most 512 bytes, to leave room for keys under it",
+        )
+    if config.cache_control is not None:
+        # It becomes a header on every upload: no control characters (CR/LF!).
+        check(
+            "cache_control",
+            config.cache_control.isascii() and config.cache_control.isprintable(),
+            "must be printable ASCII, like 'public, max-age=3600'",
+        )
+    try:
+        proxy_prefix(config.proxy_path)
+    except ValueError as exc:
+        found.append(("proxy_path", str(exc)))
+    if config.proxy_signing_key is not None:
+        check(
+            "proxy_signing_key",
+            len(config.proxy_signing_key) >= 32,
+            "must be at least 32 characters (use `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`)",
+        )
+    # Direct construction bypasses the parsers: a str "false" would be truthy.
+    check("media_proxy", type(config.media_proxy) is bool, "must be True or False")
+    number = config.url_expires_in
+    if type(number) is not int:
+        found.append(("url_expires_in", "must be a whole number"))
+    else:
+        check("url_expires_in", 1 <= number <= 604800, "must be from 1 to 604800 seconds (7 days)")
+    return found
 
 
 def _int(value: str) -> int:
@@ -398,6 +406,126 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "multipart_chunksize": ("R2_MULTIPART_CHUNKSIZE", _int),
     "max_concurrency": ("R2_MAX_CONCURRENCY", _int),
 }
+
+
+#: Where a :class:`LocalConfig` keeps files when ``R2_LOCAL_ROOT`` is unset: ``media``
+#: under the current directory (made absolute when the configuration is made).
+DEFAULT_LOCAL_ROOT = "media"
+#: What plays the bucket's part in a local store's signed proxy URLs when
+#: ``R2_BUCKET_NAME`` is unset.
+DEFAULT_LOCAL_BUCKET = "local"
+
+
+def _root(value: str | os.PathLike[str]) -> str:
+    # Absolute once, here: a later chdir must not move the store.
+    return str(Path(value).absolute())
+
+
+@attrs.frozen(kw_only=True)
+class LocalConfig:
+    """What a :class:`~r2store.LocalStore` needs: a folder, and the URL and serving settings.
+
+    No bucket, endpoint or credentials: the files live under ``root``. The URL
+    settings mean what they mean in :class:`R2Config` and are checked by the
+    same checks, so a URL is the same for either store. ``bucket`` stands in for
+    the bucket's name where URLs name it (signed proxy URLs), so a deployment
+    that sets ``R2_BUCKET_NAME`` signs the same way in both modes.
+    """
+
+    #: The folder the files live in (absolute; made on the first write).
+    root: str = attrs.field(default=DEFAULT_LOCAL_ROOT, converter=_root)
+    #: The bucket's stand-in name (``R2_BUCKET_NAME``, else ``local``).
+    bucket: str = attrs.field(default=DEFAULT_LOCAL_BUCKET, converter=_strip)
+    #: Base URL the files are publicly served from (no trailing slash), or None.
+    public_url: str | None = attrs.field(default=None, converter=_base_url)
+    #: Serve media through the app at ``proxy_path``.
+    media_proxy: bool = True
+    #: Prefix (a sub-folder of ``root``) under which every key is stored.
+    location: str = attrs.field(default="", converter=_location)
+    #: URL path the media proxy is mounted at, with leading and trailing slash.
+    proxy_path: str = attrs.field(default="/media-proxy/", converter=_proxy_path)
+    #: Secret for signed proxy URLs (at least 32 characters), or None.
+    proxy_signing_key: str | None = attrs.field(default=None, repr=False)
+    #: Cache-Control stored with uploads that set none; the proxy's default too.
+    cache_control: str | None = attrs.field(default=None, converter=_strip_or_none)
+    #: Default lifetime of signed proxy URLs, in seconds (1 s to 7 days).
+    url_expires_in: int = 3600
+
+    def __attrs_post_init__(self) -> None:
+        found = _url_setting_problems(self)
+        if not self.bucket:
+            found.insert(0, ("bucket", "must not be empty"))
+        if found:
+            raise ConfigError([ConfigProblem(field, message) for field, message in found])
+
+    @property
+    def url_mode(self) -> str:
+        """Which URL :meth:`LocalStore.url` builds: ``proxy``, ``public`` or ``presigned``
+        (a signed proxy URL; it needs ``proxy_signing_key``)."""
+        return _url_mode(self)
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        env_file: str | os.PathLike[str] | None = ".env",
+        **overrides: Any,
+    ) -> LocalConfig:
+        """Read ``R2_LOCAL_ROOT`` and the URL settings' ``R2_*`` variables (see
+        :data:`LOCAL_ENV_VARS`); credentials and endpoints are not read."""
+        return _from_env(cls, LOCAL_ENV_VARS, environ, env_file, overrides)
+
+
+_C = TypeVar("_C", "R2Config", "LocalConfig")
+
+
+def _from_env(
+    cls: type[_C],
+    env_vars: Mapping[str, tuple[str, Callable[[str], Any]]],
+    environ: Mapping[str, str] | None,
+    env_file: str | os.PathLike[str] | None,
+    overrides: Mapping[str, Any],
+    *,
+    required: tuple[str, ...] = (),
+) -> _C:
+    """Build *cls* from the variables of *env_vars* (field -> (variable, parser)), naming
+    every problem by its variable in one :class:`ConfigError`."""
+    env, hint = _read_environ(environ, env_file)
+    values: dict[str, Any] = {}
+    problems: list[ConfigProblem] = []
+    for field, (var, parse) in env_vars.items():
+        raw = env.get(var, "").strip()
+        if raw:
+            try:
+                values[field] = parse(raw)
+            except ValueError as exc:
+                problems.append(ConfigProblem(var, str(exc)))
+    public, problem = _public_url(env.get("R2_PUBLIC_DOMAIN", ""), env.get("R2_PUBLIC_URL", ""))
+    if problem:
+        problems.append(problem)
+    elif public:
+        values["public_url"] = public
+    for name in required:
+        values.setdefault(name, "")
+    values.update(overrides)
+    try:
+        config = cls(**values)
+    except ConfigError as exc:
+        named = {field: var for field, (var, _) in env_vars.items()}
+        # public_url came from whichever of the two variables was set.
+        named["public_url"] = (
+            "R2_PUBLIC_URL" if env.get("R2_PUBLIC_URL", "").strip() else "R2_PUBLIC_DOMAIN"
+        )
+        parsed_badly = {p.name for p in problems}
+        problems += [
+            ConfigProblem(named.get(p.name, p.name), p.message)
+            for p in exc.problems
+            if named.get(p.name) not in parsed_badly
+        ]
+    if problems:
+        raise ConfigError(problems, hint=hint)
+    return config
 
 
 def _public_url(domain: str, url: str) -> tuple[str | None, ConfigProblem | None]:
@@ -454,3 +582,22 @@ def r2_enabled(
         return parse_bool(raw)
     except ValueError as exc:
         raise ConfigError([ConfigProblem("USE_R2", str(exc))], hint=hint) from None
+
+
+#: LocalConfig field -> (environment variable, parser): ``R2_LOCAL_ROOT`` and the
+#: URL settings, read as :data:`ENV_VARS` reads them for R2Config.
+LOCAL_ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "root": ("R2_LOCAL_ROOT", _str),
+    **{
+        field: ENV_VARS[field]
+        for field in (
+            "bucket",
+            "media_proxy",
+            "location",
+            "proxy_path",
+            "proxy_signing_key",
+            "cache_control",
+            "url_expires_in",
+        )
+    },
+}

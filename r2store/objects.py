@@ -17,10 +17,12 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_METADATA_BYTES",
     "Body",
+    "FileBody",
     "ObjectReader",
     "ObjectStat",
     "header_value",
     "user_metadata",
+    "write_headers",
 ]
 
 # Skipping this far forward reads the bytes rather than making a new request.
@@ -68,6 +70,40 @@ def user_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
     return dict(metadata)
 
 
+def write_headers(
+    key: str,
+    *,
+    content_type: str | None,
+    metadata: Mapping[str, str] | None,
+    cache_control: str | None,
+    content_disposition: str | None,
+    content_encoding: str | None,
+) -> dict[str, Any]:
+    """A write's headers as PutObject parameters (``ContentType``, ``CacheControl``,
+    ``ContentDisposition``, ``ContentEncoding``, ``Metadata``), checked: a write that R2
+    would refuse is refused here, before anything is written, by every store.
+
+    *content_type* None is guessed from the key; *cache_control* is the value to
+    store (the caller applies its default).
+    """
+    if content_type is None:
+        # Imported here: the HTTP module is not needed to import r2store.
+        from ._http import guess_type
+
+        content_type = guess_type(key)
+    params: dict[str, Any] = {"ContentType": header_value("content_type", content_type)}
+    for name, parameter, value in (
+        ("CacheControl", "cache_control", cache_control),
+        ("ContentDisposition", "content_disposition", content_disposition),
+        ("ContentEncoding", "content_encoding", content_encoding),
+    ):
+        if value:
+            params[name] = header_value(parameter, value)
+    if metadata:
+        params["Metadata"] = user_metadata(metadata)
+    return params
+
+
 class Body(Protocol):
     """A response body being received: what an :class:`ObjectReader` reads from."""
 
@@ -76,6 +112,57 @@ class Body(Protocol):
 
     def close(self) -> None:
         """Stop receiving: unread bytes are dropped, and so is the connection."""
+
+
+class FileBody:
+    """A byte range of an open file, read as a response body (what a LocalStore's
+    readers read from).
+
+    *file* is an unbuffered file (``buffering=0``), so the descriptor's offset is
+    always where the next read starts: a server's ``wsgi.file_wrapper`` may
+    ``sendfile`` from ``fileno()`` at that offset, for the range's length. It has
+    no ``seek``: servers that see one move the file after a sendfile.
+    """
+
+    def __init__(self, file: io.RawIOBase, start: int, length: int) -> None:
+        self._file = file
+        self._start = start
+        self._length = length
+        self._left = length
+        file.seek(start)
+
+    @property
+    def length(self) -> int:
+        """Bytes in the range."""
+        return self._length
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        """Up to *size* bytes of the range (the rest when negative or None)."""
+        wanted = self._left if size is None or size < 0 else min(size, self._left)
+        chunks = []
+        while wanted > 0:
+            chunk = self._file.read(wanted)
+            if not chunk:
+                # The file shrank under us: a short body must not pass for a whole one.
+                raise OSError(f"file ended {self._left} bytes before the range did")
+            chunks.append(chunk)
+            wanted -= len(chunk)
+            self._left -= len(chunk)
+        return b"".join(chunks)
+
+    def move_to(self, position: int) -> None:
+        """Continue reading at *position* bytes into the range."""
+        position = min(position, self._length)
+        self._file.seek(self._start + position)
+        self._left = self._length - position
+
+    def fileno(self) -> int:
+        """The file's descriptor, its offset at the next byte of the range."""
+        return self._file.fileno()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
 
 
 @attrs.frozen(kw_only=True)
@@ -206,7 +293,17 @@ class ObjectReader(io.RawIOBase):
         return self._position
 
     def seekable(self) -> bool:
-        return self._reopen is not None
+        return self._reopen is not None or isinstance(self._body, FileBody)
+
+    def file(self) -> FileBody | None:
+        """The file this reader reads, when it reads a local file and nothing has been
+        read yet (for ``wsgi.file_wrapper``: a sendfile of ``stat.size`` bytes from its
+        descriptor's offset); else None. Closing it closes this reader's file.
+        """
+        body = self._body
+        if isinstance(body, FileBody) and self._position == 0 and not self.closed:
+            return body
+        return None
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         """Move to a byte position; see the class docstring for what it costs."""
@@ -216,6 +313,11 @@ class ObjectReader(io.RawIOBase):
         if target < 0:
             raise ValueError(f"negative seek position {target}")
         if target == self._position:
+            return target
+        if isinstance(self._body, FileBody):
+            # A local file moves in place: no request, whatever the distance.
+            self._body.move_to(target)
+            self._position = target
             return target
         if self._reopen is None:
             raise io.UnsupportedOperation("seek on a ranged or conditional read")

@@ -36,7 +36,7 @@ from .keys import object_key
 from .objects import DEFAULT_CHUNK_SIZE, FIRST_CHUNK_SIZE, ObjectReader, ObjectStat
 
 if TYPE_CHECKING:
-    from .store import R2Store
+    from .protocol import Store
 
 __all__ = ["Authorize", "MediaProxy", "ProxyResponse"]
 
@@ -109,7 +109,7 @@ class MediaProxy:
     :param chunk_size: bytes per read from R2 and per write to the client.
     """
 
-    store: R2Store
+    store: Store
     cache_control: str = attrs.field(
         default=attrs.Factory(
             lambda self: self.store.config.cache_control or _DEFAULT_CACHE_CONTROL,

@@ -27,7 +27,7 @@ from .errors import (
     raise_mapped,
 )
 from .keys import object_key, object_prefix, relative_key
-from .objects import Body, ObjectReader, ObjectStat, header_value, user_metadata
+from .objects import Body, ObjectReader, ObjectStat, write_headers
 from .urls import URLBuilder
 from .writer import ObjectWriter
 
@@ -386,22 +386,14 @@ class R2Store:
         content_encoding: str | None = None,
     ) -> dict[str, Any]:
         """PutObject's header parameters, checked: a write R2 would refuse sends nothing."""
-        if content_type is None:
-            # Imported here: the HTTP module is not needed to import r2store.
-            from ._http import guess_type
-
-            content_type = guess_type(key)
-        params: dict[str, Any] = {"ContentType": header_value("content_type", content_type)}
-        for name, parameter, value in (
-            ("CacheControl", "cache_control", cache_control or self.config.cache_control),
-            ("ContentDisposition", "content_disposition", content_disposition),
-            ("ContentEncoding", "content_encoding", content_encoding),
-        ):
-            if value:
-                params[name] = header_value(parameter, value)
-        if metadata:
-            params["Metadata"] = user_metadata(metadata)
-        return params
+        return write_headers(
+            key,
+            content_type=content_type,
+            metadata=metadata,
+            cache_control=cache_control or self.config.cache_control,
+            content_disposition=content_disposition,
+            content_encoding=content_encoding,
+        )
 
     def _save(
         self, key: str, full_key: str, content: Content, *, extra: dict[str, Any], overwrite: bool

@@ -18,6 +18,7 @@ from .keys import MAX_KEY_BYTES, is_plain_key, object_key, quote_key
 if TYPE_CHECKING:
     from ._presign import QuerySigner
     from .config import R2Config
+    from .protocol import URLSettings
 
 __all__ = ["URLBuilder", "proxy_signature_valid"]
 
@@ -25,7 +26,8 @@ _METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 
 class URLBuilder:
-    """Builds every kind of URL for one :class:`~r2store.R2Config`.
+    """Builds every kind of URL for one configuration (:class:`~r2store.R2Config`, or for
+    all but presigned URLs any :class:`~r2store.protocol.URLSettings`).
 
     What does not change per key -- prefixes, the room left for a key under
     ``location`` -- is worked out once, here.
@@ -33,7 +35,7 @@ class URLBuilder:
 
     __slots__ = ("_location", "_proxy", "_public", "_room", "_signer", "config")
 
-    def __init__(self, config: R2Config) -> None:
+    def __init__(self, config: URLSettings) -> None:
         self.config = config
         location = config.location
         self._location = location
@@ -106,7 +108,7 @@ class URLBuilder:
         response's headers; for ``PUT``, *content_type* is signed, so the
         uploader must send exactly that ``Content-Type``.
         """
-        config = self.config
+        config = self._r2_config()
         method = method.upper()
         if method not in _METHODS:
             raise ValueError(f"method must be one of GET, HEAD, PUT, DELETE, got {method!r}")
@@ -130,13 +132,22 @@ class URLBuilder:
             method, path, expires_in=expires, headers=headers, query=query
         )
 
+    def _r2_config(self) -> R2Config:
+        """The R2 configuration presigned URLs need: credentials and an endpoint."""
+        from .config import R2Config
+
+        config = self.config
+        if not isinstance(config, R2Config):
+            raise TypeError("presigned URLs need an R2Config (an endpoint and credentials)")
+        return config
+
     def _query_signer(self) -> QuerySigner:
         signer = self._signer
         if signer is None:
             # Imported on first use: most apps never presign.
             from ._presign import QuerySigner
 
-            config = self.config
+            config = self._r2_config()
             signer = self._signer = QuerySigner(
                 access_key_id=config.access_key_id,
                 secret_access_key=config.secret_access_key,
@@ -158,7 +169,7 @@ def _proxy_signature(secret: str, quoted_key: str, expires: int) -> str:
 
 
 def proxy_signature_valid(
-    config: R2Config, key: str, expires: str | None, signature: str | None
+    config: URLSettings, key: str, expires: str | None, signature: str | None
 ) -> bool:
     """Whether a signed proxy URL's ``expires`` and ``signature`` are genuine and unexpired.
 

@@ -18,7 +18,7 @@ from .proxy import MediaProxy, ProxyResponse
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from .store import R2Store
+    from .protocol import Store
 
 __all__ = ["R2ProxyApp", "R2ProxyMiddleware"]
 
@@ -44,7 +44,7 @@ class R2ProxyApp:
     ``allow_types``, ``authorize``, ``chunk_size``); ``authorize`` is given the environ.
     """
 
-    def __init__(self, store: R2Store, **options: Any) -> None:
+    def __init__(self, store: Store, **options: Any) -> None:
         self.proxy = MediaProxy(store=store, **options)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -57,7 +57,7 @@ class R2ProxyMiddleware:
     and hands every other request to *app* untouched."""
 
     def __init__(
-        self, app: WSGIApplication, store: R2Store, *, prefix: str | None = None, **options: Any
+        self, app: WSGIApplication, store: Store, *, prefix: str | None = None, **options: Any
     ) -> None:
         self.app = app
         self.proxy = MediaProxy(store=store, **options)

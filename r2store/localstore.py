@@ -1,0 +1,849 @@
+"""LocalStore: the whole store API on a folder, for development and tests ("local mode").
+
+Local development
+-----------------
+Leave ``USE_R2`` unset and :func:`r2store.store_from_env` gives a
+:class:`LocalStore` on ``R2_LOCAL_ROOT`` (default: ``media`` under the current
+directory)::
+
+    store = r2store.store_from_env()        # LocalStore unless USE_R2=true
+    store.save("avatars/ada.png", data)     # -> ./media/avatars/ada.png
+    store.url("avatars/ada.png")            # -> /media-proxy/avatars/ada.png
+
+It needs no bucket, credentials or boto3. Keys, errors, URLs and the media
+proxy behave as with :class:`~r2store.R2Store`: the same key normaliser,
+the same header checks, byte-identical ``url()`` and ``proxy_url()``, and the
+same ``open()`` with ranges and conditions, so the same app code and the same
+proxy serve it. What it cannot do is give a presigned URL to R2: with
+``R2_PROXY_SIGNING_KEY`` set, ``presigned_url()`` gives a signed media proxy
+URL for GET and HEAD; otherwise it raises and says so. The files are plain
+files that any tool can read. POSIX only (it relies on ``O_NOFOLLOW``,
+``*at()`` calls and ``flock``).
+
+On-disk layout
+--------------
+``root/<location>/<key>``
+    the object's bytes, as a plain file.
+``root/.r2store/meta/<location>/<key>``
+    its sidecar: JSON with the ETag (the MD5 of the content, quoted, as S3 gives
+    for one PutObject; computed while writing), the headers given to ``save``,
+    the user metadata, and the size and ``st_mtime_ns`` of the file it
+    describes. A sidecar whose size or mtime differ from the file's is not the
+    file's (a file put there by another tool): such a file is served with a
+    guessed type and an ETag made of its mtime and size.
+``root/.r2store/tmp/``
+    files being written, under random names: ``os.link`` (create) or
+    ``os.replace`` (overwrite) puts one in place, so a reader never sees a
+    partial file, and a failed write removes its temporary files.
+``root/.r2store/lock``
+    held exclusively (``flock``) for the moment a write publishes its file and
+    sidecar, or a delete removes them; readers hold it shared while they open
+    a file and read its sidecar, so they never see one without the other.
+
+``.r2store`` is not listed and cannot be a key's first segment (writes
+refuse it; reads find nothing). A write does not ``fsync``: local mode is for
+development, where a power cut may lose the last writes (never half a file).
+
+Safety: every path is opened one segment at a time with ``O_NOFOLLOW``
+relative to the folder above, so a symlink inside the root is never followed
+(it reads as a missing object, and a write through it is refused as an
+:class:`~r2store.errors.InvalidKeyError`); symlinks are not listed. A folder
+cannot also be a file: storing ``a/b`` while ``a`` is a file (or ``a`` while
+``a/`` holds files) is refused as an InvalidKeyError, though R2 allows it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import io
+import os
+import stat as stat_module
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import LocalConfig
+from .errors import (
+    InvalidKeyError,
+    NotModifiedError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    R2StoreError,
+    RangeNotSatisfiableError,
+)
+from .keys import object_key, object_prefix, relative_key
+from .objects import FileBody, ObjectReader, ObjectStat, write_headers
+from .urls import URLBuilder
+from .writer import ObjectWriter
+
+if TYPE_CHECKING:
+    from .store import Content
+
+__all__ = ["LocalStore"]
+
+#: The folder under the root that holds sidecars, temporary files and the lock.
+RESERVED = ".r2store"
+_WRITE_CHUNK = 1024 * 1024
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_SIDECAR_VERSION = 1
+_PRESIGN_METHODS = frozenset({"GET", "HEAD"})
+
+
+class _RefusedError(Exception):
+    """A path segment is a symlink or a file where a folder should be."""
+
+
+class LocalStore:
+    """Object operations and URLs on a folder, with :class:`~r2store.R2Store`'s API.
+
+    Safe to share between threads and processes on one folder. See the module
+    docstring for the on-disk layout and what differs from R2.
+    """
+
+    def __init__(self, config: LocalConfig) -> None:
+        self.config = config
+        self.root = config.root
+        self._urls = URLBuilder(config)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> LocalStore:
+        """A store configured from the environment; see :meth:`LocalConfig.from_env`."""
+        return cls(LocalConfig.from_env(environ, **overrides))
+
+    def __repr__(self) -> str:
+        return f"<LocalStore root={self.root!r}>"
+
+    def close(self) -> None:
+        """Nothing to release: every operation opens and closes its own files."""
+
+    def __enter__(self) -> LocalStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["config"])  # type: ignore[misc]
+
+    # -- keys and paths -------------------------------------------------------
+
+    def _key(self, key: str) -> str:
+        """The full key for a write; the reserved folder is refused."""
+        full = object_key(key, self.config.location)
+        if full.split("/", 1)[0] == RESERVED:
+            raise InvalidKeyError(f"keys under {RESERVED}/ are kept for the local store: {key!r}")
+        return full
+
+    def _read_key(self, key: str) -> str:
+        """The full key for a read: under the reserved folder, nothing is found."""
+        full = object_key(key, self.config.location)
+        if full.split("/", 1)[0] == RESERVED:
+            raise ObjectNotFoundError(f"no object for key {key!r}")
+        return full
+
+    def _root_fd(self, *, create: bool = False) -> int:
+        if create:
+            Path(self.root).mkdir(parents=True, exist_ok=True)
+        # The root itself is configuration, trusted: a symlinked root is followed.
+        return os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    @contextmanager
+    def _lock(self, *, exclusive: bool) -> Iterator[None]:
+        """The store-wide lock (see the module docstring); a root that no LocalStore has
+        written to has no lock and nothing to be consistent with."""
+        import fcntl  # on first use: POSIX only
+
+        path = Path(self.root, RESERVED, "lock")
+        if exclusive:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        else:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                yield
+                return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    # -- URLs -----------------------------------------------------------------
+
+    def url(self, key: str) -> str:
+        """The URL pages should use for *key*, by ``config.url_mode``, as R2Store's."""
+        mode = self.config.url_mode
+        if mode == "proxy":
+            return self._urls.proxy(key)
+        if mode == "public":
+            return self._urls.public(key)
+        return self.presigned_url(key)
+
+    def public_url(self, key: str) -> str:
+        """The object's URL under the configured public URL (ValueError without one)."""
+        return self._urls.public(key)
+
+    def proxy_url(self, key: str, *, expires_in: int | None = None) -> str:
+        """The object's URL on the app's media proxy; signed when ``proxy_signing_key`` is set."""
+        return self._urls.proxy(key, expires_in=expires_in)
+
+    def presigned_url(
+        self,
+        key: str,
+        *,
+        expires_in: int | None = None,
+        method: str = "GET",
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+    ) -> str:
+        """A signed media proxy URL for GET or HEAD: local mode's stand-in for a presigned URL.
+
+        Raises :class:`~r2store.errors.R2StoreError` for what local mode cannot do:
+        no ``proxy_signing_key``, another method (uploads go through the app), or
+        overriding the response's headers.
+        """
+        method = method.upper()
+        if method not in _PRESIGN_METHODS:
+            raise R2StoreError(
+                f"local mode cannot presign {method}: there is no R2 endpoint to send it to; "
+                "write through the store (save/open_write) instead"
+            )
+        if content_type is not None or content_disposition is not None:
+            raise R2StoreError(
+                "local mode cannot presign response headers (content_type, "
+                "content_disposition): the media proxy serves the stored ones"
+            )
+        if self.config.proxy_signing_key is None:
+            raise R2StoreError(
+                "local mode cannot make presigned URLs without R2_PROXY_SIGNING_KEY: set it "
+                "to get signed media proxy URLs instead, or use proxy_url()"
+            )
+        lifetime = self.config.url_expires_in if expires_in is None else expires_in
+        if type(lifetime) is not int or not 1 <= lifetime <= 604800:
+            raise ValueError(f"expires_in must be whole seconds from 1 to 604800, got {lifetime!r}")
+        return self._urls.proxy(key, expires_in=lifetime)
+
+    # -- reading --------------------------------------------------------------
+
+    def open(
+        self,
+        key: str,
+        *,
+        range: str | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        if_modified_since: datetime | None = None,
+        if_unmodified_since: datetime | None = None,
+    ) -> ObjectReader:
+        """Open the file for reading: an :class:`~r2store.objects.ObjectReader` that can
+        seek, with R2Store.open's range and conditions and their errors."""
+        from . import _http
+
+        full = self._read_key(key)
+        with self._lock(exclusive=False):
+            fd, info = self._open_file(key, full)
+            try:
+                stat = self._stat(key, full, info)
+            except BaseException:
+                os.close(fd)
+                raise
+        file = io.FileIO(fd, "rb", closefd=True)
+        try:
+            headers: dict[str, str] = {}
+            for name, value in (("if-match", if_match), ("if-none-match", if_none_match)):
+                if value is not None:
+                    headers[name] = value
+            for name, date in (
+                ("if-modified-since", if_modified_since),
+                ("if-unmodified-since", if_unmodified_since),
+            ):
+                if date is not None:
+                    headers[name] = _http.format_http_date(date)
+            status = _http.evaluate_preconditions("GET", headers, stat.etag, stat.last_modified)
+            if status == 304:
+                raise NotModifiedError(
+                    f"not modified for key {key!r}",
+                    etag=stat.etag,
+                    last_modified=stat.last_modified,
+                    cache_control=stat.cache_control,
+                )
+            if status == 412:
+                raise PreconditionFailedError(f"precondition failed for key {key!r}")
+            # A malformed Range is ignored (the whole object, 200), as S3 does.
+            byte_range = _http.parse_range(range) if range is not None else None
+            if byte_range is None:
+                return ObjectReader(key, FileBody(file, 0, stat.size), stat)
+            span = byte_range.resolve(stat.size)
+            if span is None:
+                raise RangeNotSatisfiableError(
+                    f"range not satisfiable for key {key!r}", size=stat.size
+                )
+            first, last = span
+            length = last - first + 1
+            return ObjectReader(
+                key,
+                FileBody(file, first, length),
+                _evolve_size(stat, length),
+                content_range=_http.content_range(first, last, stat.size),
+            )
+        except BaseException:
+            file.close()
+            raise
+
+    def read(self, key: str) -> bytes:
+        """The file's whole content."""
+        with self.open(key) as reader:
+            return reader.read()
+
+    def stat(self, key: str) -> ObjectStat:
+        """The object's metadata, as saved."""
+        full = self._read_key(key)
+        with self._lock(exclusive=False):
+            info = self._lstat(key, full)
+            return self._stat(key, full, info)
+
+    def exists(self, key: str) -> bool:
+        """Whether a file exists under *key*."""
+        try:
+            self.stat(key)
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    def list(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[ObjectStat]:
+        """Every object whose key starts with *prefix*, in key order (UTF-8 bytes, as R2).
+
+        *page_size* is accepted for R2Store's sake; a folder has no pages.
+        """
+        location = self.config.location
+        full_prefix = object_prefix(prefix, location)
+        folder, _, start = full_prefix.rpartition("/")
+        for full, _ in self._walk(folder, start):
+            key = relative_key(full, location)
+            # Again under the lock: the file may have been replaced since the walk saw it.
+            with self._lock(exclusive=False):
+                try:
+                    stat = self._stat(key, full, self._lstat(key, full), headers=False)
+                except ObjectNotFoundError:
+                    continue  # deleted since
+            yield stat
+
+    def listdir(self, prefix: str = "") -> tuple[builtins.list[str], builtins.list[str]]:
+        """The "directories" and file names directly under *prefix*, as R2Store's:
+        folders holding no file (at any depth) are not "directories"."""
+        location = self.config.location
+        base = object_prefix(prefix.rstrip("/") + "/" if prefix.strip("/") else "", location)
+        dirs: builtins.list[str] = []
+        files: builtins.list[str] = []
+        try:
+            root = self._root_fd()
+        except FileNotFoundError:
+            return dirs, files
+        try:
+            try:
+                fd = _open_dir(root, _segments(base.rstrip("/")))
+            except (_RefusedError, FileNotFoundError):
+                return dirs, files
+            try:
+                for entry in _sorted_entries(fd):
+                    if not base and entry.name == RESERVED:
+                        continue
+                    if entry.is_file(follow_symlinks=False):
+                        files.append(entry.name)
+                    elif entry.is_dir(follow_symlinks=False) and _holds_a_file(fd, entry.name):
+                        dirs.append(entry.name)
+            finally:
+                os.close(fd)
+        finally:
+            os.close(root)
+        return dirs, files
+
+    # -- writing --------------------------------------------------------------
+
+    def save(
+        self,
+        key: str,
+        content: Content,
+        *,
+        content_type: str | None = None,
+        overwrite: bool = False,
+        metadata: Mapping[str, str] | None = None,
+        cache_control: str | None = None,
+        content_disposition: str | None = None,
+        content_encoding: str | None = None,
+    ) -> str:
+        """Store *content* under *key* and return the key.
+
+        With ``overwrite=False`` (the default) the write is an atomic create: if
+        the key exists, or another writer gets there first, nothing is written
+        and :class:`~r2store.errors.ObjectExistsError` is raised. File objects
+        are read from their current position. A reader never sees a partial
+        file, and a failed write leaves nothing behind.
+        """
+        full = self._key(key)
+        headers = write_headers(
+            key,
+            content_type=content_type,
+            metadata=metadata,
+            cache_control=cache_control or self.config.cache_control,
+            content_disposition=content_disposition,
+            content_encoding=content_encoding,
+        )
+        return self._save(key, full, content, headers=headers, overwrite=overwrite)
+
+    def open_write(
+        self,
+        key: str,
+        *,
+        content_type: str | None = None,
+        overwrite: bool = False,
+        metadata: Mapping[str, str] | None = None,
+        cache_control: str | None = None,
+        content_disposition: str | None = None,
+    ) -> ObjectWriter:
+        """A writable binary file; closing it stores what was written under *key*, with
+        :meth:`save`'s guarantees; leaving a ``with`` block on an exception stores nothing."""
+        full = self._key(key)
+        headers = write_headers(
+            key,
+            content_type=content_type,
+            metadata=metadata,
+            cache_control=cache_control or self.config.cache_control,
+            content_disposition=content_disposition,
+            content_encoding=None,
+        )
+        return ObjectWriter(
+            key, partial(self._save, key, full, headers=headers, overwrite=overwrite)
+        )
+
+    def _save(
+        self, key: str, full: str, content: Content, *, headers: dict[str, Any], overwrite: bool
+    ) -> str:
+        import hashlib  # on first use: its OpenSSL binding is slow to load
+        import json
+
+        from .store import _read_exactly
+
+        if isinstance(content, (bytes, bytearray, memoryview)):
+            data: bytes | None = bytes(content)
+        elif isinstance(content, io.TextIOBase) or not hasattr(content, "read"):
+            raise TypeError(f"content must be bytes or a binary file object, not {type(content)}")
+        else:
+            data = None
+        root = self._root_fd(create=True)
+        try:
+            tmp = _open_dir(root, [RESERVED, "tmp"], create=True)
+        except BaseException:
+            os.close(root)
+            raise
+        token = os.urandom(8).hex()
+        data_name, meta_name = f"{token}.data", f"{token}.meta"
+        try:
+            digest = hashlib.md5(usedforsecurity=False)
+            fd = os.open(
+                data_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=tmp
+            )
+            with os.fdopen(fd, "wb") as out:
+                if data is not None:
+                    digest.update(data)
+                    out.write(data)
+                else:
+                    while chunk := _read_exactly(content, _WRITE_CHUNK):  # type: ignore[arg-type]
+                        digest.update(chunk)
+                        out.write(chunk)
+                out.flush()
+                info = os.fstat(out.fileno())
+            sidecar = {
+                "version": _SIDECAR_VERSION,
+                "size": info.st_size,
+                "mtime_ns": info.st_mtime_ns,
+                "etag": f'"{digest.hexdigest()}"',
+                "content_type": headers.get("ContentType"),
+                "cache_control": headers.get("CacheControl"),
+                "content_disposition": headers.get("ContentDisposition"),
+                "content_encoding": headers.get("ContentEncoding"),
+                "metadata": headers.get("Metadata") or {},
+            }
+            fd = os.open(
+                meta_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=tmp
+            )
+            with os.fdopen(fd, "wb") as out:
+                out.write(json.dumps(sidecar, separators=(",", ":")).encode())
+            self._publish(key, full, root, tmp, data_name, meta_name, overwrite=overwrite)
+        finally:
+            for name in (data_name, meta_name):
+                with suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=tmp)
+            os.close(tmp)
+            os.close(root)
+        return key
+
+    def _publish(
+        self,
+        key: str,
+        full: str,
+        root: int,
+        tmp: int,
+        data_name: str,
+        meta_name: str,
+        *,
+        overwrite: bool,
+    ) -> None:
+        """Put the written file and its sidecar in place, under the exclusive lock."""
+        *parents, name = _segments(full)
+        with self._lock(exclusive=True):
+            try:
+                folder = _open_dir(root, parents, create=True)
+            except _RefusedError:
+                raise InvalidKeyError(
+                    f"cannot store {key!r}: a folder on its path is a file or a symlink"
+                ) from None
+            try:
+                meta = _open_dir(root, [RESERVED, "meta", *parents], create=True)
+                try:
+                    if overwrite:
+                        _check_not_a_folder(folder, name, key)
+                        os.replace(meta_name, name, src_dir_fd=tmp, dst_dir_fd=meta)
+                        os.replace(data_name, name, src_dir_fd=tmp, dst_dir_fd=folder)
+                    else:
+                        try:
+                            # Atomic: exactly one of many concurrent creates wins.
+                            os.link(
+                                data_name,
+                                name,
+                                src_dir_fd=tmp,
+                                dst_dir_fd=folder,
+                                follow_symlinks=False,
+                            )
+                        except FileExistsError:
+                            _check_not_a_folder(folder, name, key)
+                            raise ObjectExistsError(
+                                f"an object already exists for key {key!r}"
+                            ) from None
+                        os.replace(meta_name, name, src_dir_fd=tmp, dst_dir_fd=meta)
+                finally:
+                    os.close(meta)
+            finally:
+                os.close(folder)
+
+    def delete(self, key: str) -> None:
+        """Delete the file and its sidecar; a missing key is not an error."""
+        self._delete(self._read_key_or_none(key))
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete many files; missing keys are not errors. Every key is checked first."""
+        for full in [self._read_key_or_none(key) for key in keys]:
+            self._delete(full)
+
+    def _read_key_or_none(self, key: str) -> str | None:
+        try:
+            return self._read_key(key)
+        except ObjectNotFoundError:
+            return None
+
+    def _delete(self, full: str | None) -> None:
+        if full is None:
+            return
+        *parents, name = _segments(full)
+        try:
+            root = self._root_fd()
+        except FileNotFoundError:
+            return
+        try:
+            with self._lock(exclusive=True):
+                try:
+                    folder = _open_dir(root, parents)
+                except (_RefusedError, FileNotFoundError):
+                    return
+                try:
+                    info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+                    if not stat_module.S_ISREG(info.st_mode):
+                        return  # a folder or a symlink is no object
+                    os.unlink(name, dir_fd=folder)
+                except FileNotFoundError:
+                    return
+                finally:
+                    os.close(folder)
+                with suppress(FileNotFoundError, _RefusedError):
+                    meta = _open_dir(root, [RESERVED, "meta", *parents])
+                    try:
+                        with suppress(FileNotFoundError):
+                            os.unlink(name, dir_fd=meta)
+                    finally:
+                        os.close(meta)
+                # R2 has no folders: one that holds nothing more goes with its last file.
+                _remove_empty(root, parents)
+                _remove_empty(root, [RESERVED, "meta", *parents], keep=2)
+        finally:
+            os.close(root)
+
+    def copy(self, source: str, destination: str) -> None:
+        """Copy a file (content and metadata) to another key, replacing what is there."""
+        full = self._key(destination)
+        with self.open(source) as reader:
+            stat = reader.stat
+            headers = write_headers(
+                destination,
+                content_type=stat.content_type,
+                metadata=stat.metadata,
+                cache_control=stat.cache_control,
+                content_disposition=stat.content_disposition,
+                content_encoding=stat.content_encoding,
+            )
+            self._save(destination, full, reader, headers=headers, overwrite=True)
+
+    # -- files and sidecars ---------------------------------------------------
+
+    def _open_file(self, key: str, full: str) -> tuple[int, os.stat_result]:
+        """An open descriptor of the regular file for *full*, and its stat."""
+        *parents, name = _segments(full)
+        try:
+            root = self._root_fd()
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f"no object for key {key!r}") from None
+        try:
+            folder = _open_dir(root, parents)
+            try:
+                fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
+            finally:
+                os.close(folder)
+        except (_RefusedError, FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFoundError(f"no object for key {key!r}") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # the file itself is a symlink: never followed
+                raise ObjectNotFoundError(f"no object for key {key!r}") from None
+            raise
+        finally:
+            os.close(root)
+        info = os.fstat(fd)
+        if not stat_module.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise ObjectNotFoundError(f"no object for key {key!r}")
+        return fd, info
+
+    def _lstat(self, key: str, full: str) -> os.stat_result:
+        """The stat of the regular file for *full*, symlinks never followed."""
+        *parents, name = _segments(full)
+        try:
+            root = self._root_fd()
+        except FileNotFoundError:
+            raise ObjectNotFoundError(f"no object for key {key!r}") from None
+        try:
+            folder = _open_dir(root, parents)
+            try:
+                info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+            finally:
+                os.close(folder)
+        except (_RefusedError, FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFoundError(f"no object for key {key!r}") from None
+        finally:
+            os.close(root)
+        if not stat_module.S_ISREG(info.st_mode):
+            raise ObjectNotFoundError(f"no object for key {key!r}")
+        return info
+
+    def _stat(
+        self, key: str, full: str, info: os.stat_result, *, headers: bool = True
+    ) -> ObjectStat:
+        """The ObjectStat of the file *info* describes, from its sidecar when the sidecar
+        is the file's; *headers* False leaves out what a listing does not give."""
+        sidecar = self._sidecar(full, info)
+        modified = datetime.fromtimestamp(info.st_mtime_ns // 1_000_000_000, tz=timezone.utc)
+        if sidecar is None:
+            if not headers:
+                return ObjectStat(
+                    key=key, size=info.st_size, etag=_file_etag(info), last_modified=modified
+                )
+            from ._http import guess_type
+
+            return ObjectStat(
+                key=key,
+                size=info.st_size,
+                etag=_file_etag(info),
+                last_modified=modified,
+                content_type=guess_type(key),
+            )
+        if not headers:
+            return ObjectStat(
+                key=key, size=info.st_size, etag=sidecar["etag"], last_modified=modified
+            )
+        return ObjectStat(
+            key=key,
+            size=info.st_size,
+            etag=sidecar["etag"],
+            last_modified=modified,
+            content_type=sidecar.get("content_type"),
+            cache_control=sidecar.get("cache_control"),
+            content_disposition=sidecar.get("content_disposition"),
+            content_encoding=sidecar.get("content_encoding"),
+            metadata=dict(sidecar.get("metadata") or {}),
+        )
+
+    def _sidecar(self, full: str, info: os.stat_result) -> dict[str, Any] | None:
+        """The sidecar of the file *info* describes, or None if it has none."""
+        import json
+
+        *parents, name = _segments(full)
+        try:
+            root = self._root_fd()
+            try:
+                folder = _open_dir(root, [RESERVED, "meta", *parents])
+            finally:
+                os.close(root)
+            try:
+                fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
+            finally:
+                os.close(folder)
+            with os.fdopen(fd, "rb") as file:
+                sidecar = json.loads(file.read())
+        except (_RefusedError, OSError, ValueError):
+            return None
+        if (
+            not isinstance(sidecar, dict)
+            or sidecar.get("version") != _SIDECAR_VERSION
+            or sidecar.get("size") != info.st_size
+            or sidecar.get("mtime_ns") != info.st_mtime_ns
+            or not isinstance(sidecar.get("etag"), str)
+        ):
+            return None  # another file's, or none of ours
+        return sidecar
+
+    def _walk(self, folder: str, start: str) -> Iterator[tuple[str, os.stat_result]]:
+        """(full key, stat) of every regular file under *folder* whose name there starts
+        with *start*, in key order; symlinks and the reserved folder are skipped."""
+        try:
+            root = self._root_fd()
+        except FileNotFoundError:
+            return
+        try:
+            try:
+                fd = _open_dir(root, _segments(folder))
+            except (_RefusedError, FileNotFoundError):
+                return
+        finally:
+            os.close(root)
+        yield from _walk_fd(fd, f"{folder}/" if folder else "", start, top=not folder)
+
+
+def _walk_fd(fd: int, base: str, start: str, *, top: bool) -> Iterator[tuple[str, os.stat_result]]:
+    try:
+        for entry in _sorted_entries(fd):
+            name = entry.name
+            if not name.startswith(start) or (top and name == RESERVED):
+                continue
+            if entry.is_file(follow_symlinks=False):
+                yield base + name, entry.stat(follow_symlinks=False)
+            elif entry.is_dir(follow_symlinks=False):
+                try:
+                    child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except OSError:
+                    continue  # gone, or replaced by a symlink since
+                yield from _walk_fd(child, f"{base}{name}/", "", top=False)
+    finally:
+        os.close(fd)
+
+
+def _sorted_entries(fd: int) -> builtins.list[os.DirEntry[str]]:
+    """The entries of the folder *fd* in R2's key order: by UTF-8 bytes, a folder
+    sorting as its name and a "/" (so "a-b" comes before "a/b")."""
+    with os.scandir(fd) as entries:
+        found = builtins.list(entries)
+    found.sort(
+        key=lambda entry: (
+            entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name
+        ).encode("utf-8", "surrogateescape")
+    )
+    return found
+
+
+def _segments(path: str) -> builtins.list[str]:
+    return path.split("/") if path else []
+
+
+def _open_dir(root: int, parts: Iterable[str], *, create: bool = False) -> int:
+    """A descriptor of the folder *parts* below *root*, opened one segment at a time
+    without following symlinks; *create* makes missing folders. Raises :class:`_RefusedError`
+    for a symlink or a file on the way, FileNotFoundError for a missing folder."""
+    fd = os.dup(root)
+    try:
+        for part in parts:
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                with suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise _RefusedError(str(exc)) from None
+        raise
+    return fd
+
+
+def _check_not_a_folder(folder: int, name: str, key: str) -> None:
+    with suppress(FileNotFoundError):
+        if stat_module.S_ISDIR(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
+            raise InvalidKeyError(
+                f"cannot store {key!r}: it is a folder of other keys in the local store"
+            )
+
+
+def _holds_a_file(fd: int, name: str) -> bool:
+    """Whether the folder *name* in *fd* holds a regular file at any depth."""
+    try:
+        child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+    except OSError:
+        return False
+    try:
+        with os.scandir(child) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    return True
+                if entry.is_dir(follow_symlinks=False) and _holds_a_file(child, entry.name):
+                    return True
+    finally:
+        os.close(child)
+    return False
+
+
+def _remove_empty(root: int, parts: builtins.list[str], *, keep: int = 0) -> None:
+    """Remove the folder *parts* and its parents while they are empty, keeping the first
+    *keep* segments."""
+    while len(parts) > keep:
+        try:
+            parent = _open_dir(root, parts[:-1])
+        except (_RefusedError, FileNotFoundError):
+            return
+        try:
+            os.rmdir(parts[-1], dir_fd=parent)
+        except OSError:
+            return  # not empty (or gone): its parents are not empty either
+        finally:
+            os.close(parent)
+        parts = parts[:-1]
+
+
+def _file_etag(info: os.stat_result) -> str:
+    """The ETag of a file no LocalStore wrote: its mtime and size, as nginx makes them."""
+    return f'"{info.st_mtime_ns:x}-{info.st_size:x}"'
+
+
+def _evolve_size(stat: ObjectStat, size: int) -> ObjectStat:
+    import attrs
+
+    return attrs.evolve(stat, size=size)
