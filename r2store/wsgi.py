@@ -93,6 +93,14 @@ def _serve(
     start_response(_status_line(response.status), response.headers)
     if isinstance(response.body, bytes):
         return [response.body] if response.body and environ["REQUEST_METHOD"] != "HEAD" else []
+    file_wrapper = environ.get("wsgi.file_wrapper")
+    file = response.body.file() if file_wrapper is not None else None
+    if file_wrapper is not None and file is not None:
+        # A local file (a LocalStore's), positioned at the range's start and read no
+        # further than it: the server may sendfile it (gunicorn sends Content-Length
+        # bytes from the descriptor's offset), and closes it when done.
+        wrapped: Iterable[bytes] = file_wrapper(file, proxy.chunk_size)
+        return wrapped
     return _Body(response, proxy.chunk_size)
 
 
