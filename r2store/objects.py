@@ -229,6 +229,19 @@ class ObjectStat:
         )
 
 
+class _ClosedBody:
+    """What a reader whose file was handed over holds: nothing to read or close."""
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        pass
+
+
+_CLOSED_BODY = _ClosedBody()
+
+
 class ObjectReader(io.RawIOBase):
     """A readable binary file over one GetObject response, read as the caller reads.
 
@@ -295,15 +308,18 @@ class ObjectReader(io.RawIOBase):
     def seekable(self) -> bool:
         return self._reopen is not None or isinstance(self._body, FileBody)
 
-    def file(self) -> FileBody | None:
-        """The file this reader reads, when it reads a local file and nothing has been
-        read yet (for ``wsgi.file_wrapper``: a sendfile of ``stat.size`` bytes from its
-        descriptor's offset); else None. Closing it closes this reader's file.
+    def take_file(self) -> FileBody | None:
+        """Hand over the local file this reader reads, if it reads one and nothing has been
+        read yet; else None. The file is at the range's start and reads no further than
+        its end (for ``wsgi.file_wrapper``: a sendfile of ``stat.size`` bytes from its
+        descriptor's offset). This reader is then closed, and the caller closes the file.
         """
         body = self._body
-        if isinstance(body, FileBody) and self._position == 0 and not self.closed:
-            return body
-        return None
+        if not isinstance(body, FileBody) or self._position != 0 or self.closed:
+            return None
+        self._body = _CLOSED_BODY
+        super().close()
+        return body
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         """Move to a byte position; see the class docstring for what it costs."""

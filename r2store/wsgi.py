@@ -94,7 +94,7 @@ def _serve(
     if isinstance(response.body, bytes):
         return [response.body] if response.body and environ["REQUEST_METHOD"] != "HEAD" else []
     file_wrapper = environ.get("wsgi.file_wrapper")
-    file = response.body.file() if file_wrapper is not None else None
+    file = response.body.take_file() if file_wrapper is not None else None
     if file_wrapper is not None and file is not None:
         # A local file (a LocalStore's), positioned at the range's start and read no
         # further than it: the server may sendfile it (gunicorn sends Content-Length
