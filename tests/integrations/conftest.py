@@ -16,7 +16,7 @@ import attrs
 import httpx
 import pytest
 
-from r2store import R2Config, R2Store
+from r2store import LocalConfig, LocalStore, R2Config, R2Store, Store
 from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, free_port, new_bucket
 from tests.integrations.helpers import LOCATION, OBJECTS, SECRET, SIGNING_KEY
 from tests.integrations.upstreams import FakeS3, StalledServer
@@ -81,6 +81,17 @@ def seeded_bucket(s3_endpoint: str) -> Iterator[Bucket]:
 
 
 @pytest.fixture(scope="session")
+def seeded_local(tmp_path_factory: pytest.TempPathFactory) -> LocalStore:
+    """A LocalStore holding the test objects under LOCATION and SECRET at its root."""
+    root = tmp_path_factory.mktemp("local-root")
+    store = LocalStore(LocalConfig(root=root, location=LOCATION))
+    for key, item in OBJECTS.items():
+        store.save(key, item.body, content_type=item.content_type, cache_control=item.cache_control)
+    LocalStore(LocalConfig(root=root)).save("secret.txt", SECRET)
+    return store
+
+
+@pytest.fixture(scope="session")
 def fake_s3() -> Iterator[FakeS3]:
     """The misbehaving S3 stand-in the ``/fake-proxy/`` variants read from."""
     fake = FakeS3()
@@ -102,7 +113,10 @@ def stalled_upstream() -> Iterator[StalledServer]:
 
 @pytest.fixture(scope="session")
 def server_env(
-    seeded_bucket: Bucket, fake_s3: FakeS3, stalled_upstream: StalledServer
+    seeded_bucket: Bucket,
+    seeded_local: LocalStore,
+    fake_s3: FakeS3,
+    stalled_upstream: StalledServer,
 ) -> dict[str, str]:
     """The environment both server processes start with (see ``apps/common.py``)."""
     python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
@@ -115,6 +129,7 @@ def server_env(
         "R2STORE_TEST_CLOSED_ENDPOINT": f"http://127.0.0.1:{free_port()}",
         "R2STORE_TEST_STALLED_ENDPOINT": stalled_upstream.endpoint,
         "R2STORE_TEST_FAKE_ENDPOINT": fake_s3.endpoint,
+        "R2STORE_TEST_LOCAL_ROOT": seeded_local.root,
     }
 
 
@@ -217,3 +232,43 @@ def client() -> Iterator[httpx.Client]:
     """An HTTP client over loopback."""
     with httpx.Client(timeout=httpx.Timeout(10.0)) as http_client:
         yield http_client
+
+
+#: The same mountings, serving the LocalStore (see ``apps/``).
+LOCAL_MOUNTS = {
+    "wsgi-middleware": ("wsgi", "/local-proxy/"),
+    "wsgi-app": ("wsgi", "/local-app-proxy/"),
+    "asgi-mount": ("asgi", "/local-proxy/"),
+    "asgi-middleware": ("asgi", "/local-mw-proxy/"),
+}
+
+
+@pytest.fixture(params=["r2", "local"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each backend the proxies serve in turn: R2 (moto), then a LocalStore."""
+    found: str = request.param
+    return found
+
+
+@pytest.fixture
+def seeded_store(backend: str, request: pytest.FixtureRequest) -> Store:
+    """The seeded store of the backend under test."""
+    if backend == "r2":
+        bucket: Bucket = request.getfixturevalue("seeded_bucket")
+        return bucket.store
+    local: LocalStore = request.getfixturevalue("seeded_local")
+    return local
+
+
+@pytest.fixture
+def any_proxy_base(server: Server, backend: str) -> str:
+    """The main proxy's base URL on each server, for each backend."""
+    return server.url("/media-proxy/" if backend == "r2" else "/local-proxy/")
+
+
+@pytest.fixture(params=list(MOUNTS))
+def any_mount_base(request: pytest.FixtureRequest, backend: str) -> str:
+    """The main proxy's base URL for each adapter class and each backend."""
+    kind, prefix = (MOUNTS if backend == "r2" else LOCAL_MOUNTS)[request.param]
+    found: Server = request.getfixturevalue(f"{kind}_server")
+    return found.url(prefix)

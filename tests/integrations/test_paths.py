@@ -47,14 +47,14 @@ TRAVERSALS = [
 ]
 
 
-def _prefix(mount_base: str) -> str:
-    return "/" + mount_base.split("/", 3)[3]
+def _prefix(any_mount_base: str) -> str:
+    return "/" + any_mount_base.split("/", 3)[3]
 
 
 @pytest.mark.parametrize("target", TRAVERSALS)
-def test_a_traversal_never_leaves_the_location(mount_base: str, target: str) -> None:
+def test_a_traversal_never_leaves_the_location(any_mount_base: str, target: str) -> None:
     """A traversal attempt answers 4xx and never the content of an object outside location."""
-    response = raw_request(mount_base, _prefix(mount_base) + target)
+    response = raw_request(any_mount_base, _prefix(any_mount_base) + target)
 
     assert 400 <= response.status < 500
     assert SECRET not in response.body
@@ -64,17 +64,17 @@ def test_a_traversal_never_leaves_the_location(mount_base: str, target: str) -> 
 @pytest.mark.parametrize(
     "target", ["./hello.txt", "%2e/hello.txt", "x/../hello.txt", "x/%2e%2e/hello.txt"]
 )
-def test_a_dot_segment_spelling_of_a_key_is_refused(mount_base: str, target: str) -> None:
+def test_a_dot_segment_spelling_of_a_key_is_refused(any_mount_base: str, target: str) -> None:
     """A key spelled with dot segments is refused with 404, not repaired into another key."""
-    response = raw_request(mount_base, _prefix(mount_base) + target)
+    response = raw_request(any_mount_base, _prefix(any_mount_base) + target)
 
     assert response.status == 404
     assert OBJECTS["hello.txt"].body not in response.body
 
 
-def test_a_percent_encoded_key_is_decoded_once(mount_base: str) -> None:
+def test_a_percent_encoded_key_is_decoded_once(any_mount_base: str) -> None:
     """The proxy decodes the path once: the encoded spelling of a key serves that key."""
-    response = raw_request(mount_base, _prefix(mount_base) + "r%C3%A9sum%C3%A9.html")
+    response = raw_request(any_mount_base, _prefix(any_mount_base) + "r%C3%A9sum%C3%A9.html")
 
     assert response.status == 200
     assert response.body == OBJECTS["résumé.html"].body

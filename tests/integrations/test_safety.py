@@ -38,24 +38,39 @@ def test_every_answer_has_the_security_headers(server: Server, answer: str) -> N
         assert response.headers[name.lower()] == value
 
 
-def test_plain_text_is_served_inline(proxy_url_base: str, client: httpx.Client) -> None:
+@pytest.mark.parametrize(
+    "answer", [name for name, (path, *_) in ANSWERS.items() if path.startswith("/media-proxy/")]
+)
+def test_every_local_answer_has_the_security_headers(server: Server, answer: str) -> None:
+    """Every answer the proxy gives from a LocalStore carries nosniff and the sandboxing CSP."""
+    path, method, headers, status = ANSWERS[answer]
+    path = path.replace("/media-proxy/", "/local-proxy/", 1)
+
+    response = raw_request(server.base, path, method=method, headers=headers)
+
+    assert response.status == status
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name.lower()] == value
+
+
+def test_plain_text_is_served_inline(any_proxy_base: str, client: httpx.Client) -> None:
     """A harmless type is served inline: no Content-Disposition."""
-    response = client.get(proxy_url_base + "hello.txt")
+    response = client.get(any_proxy_base + "hello.txt")
 
     assert "content-disposition" not in response.headers
 
 
-def test_html_is_sent_as_an_attachment(proxy_url_base: str, client: httpx.Client) -> None:
+def test_html_is_sent_as_an_attachment(any_proxy_base: str, client: httpx.Client) -> None:
     """An HTML object is sent as a download, under its own name."""
-    response = client.get(proxy_url_base + "page.html")
+    response = client.get(any_proxy_base + "page.html")
 
     assert response.headers["content-type"].startswith("text/html")
     assert response.headers["content-disposition"] == 'attachment; filename="page.html"'
 
 
-def test_svg_is_sent_as_an_attachment(proxy_url_base: str, client: httpx.Client) -> None:
+def test_svg_is_sent_as_an_attachment(any_proxy_base: str, client: httpx.Client) -> None:
     """An SVG object is sent as a download by default."""
-    response = client.get(proxy_url_base + "image.svg")
+    response = client.get(any_proxy_base + "image.svg")
 
     assert response.headers["content-type"] == "image/svg+xml"
     assert response.headers["content-disposition"] == 'attachment; filename="image.svg"'
@@ -74,9 +89,9 @@ def test_allowed_svg_is_served_inline(server: Server, client: httpx.Client) -> N
     assert response.content == OBJECTS["image.svg"].body
 
 
-def test_javascript_never_has_a_script_type(proxy_url_base: str, client: httpx.Client) -> None:
+def test_javascript_never_has_a_script_type(any_proxy_base: str, client: httpx.Client) -> None:
     """A JavaScript object is sent as an octet-stream download, so no page can run it."""
-    response = client.get(proxy_url_base + "app.js")
+    response = client.get(any_proxy_base + "app.js")
 
     assert response.headers["content-type"] == "application/octet-stream"
     assert response.headers["content-disposition"] == 'attachment; filename="app.js"'
@@ -84,18 +99,18 @@ def test_javascript_never_has_a_script_type(proxy_url_base: str, client: httpx.C
 
 
 def test_a_non_ascii_name_gets_an_rfc_6266_filename(
-    proxy_url_base: str, client: httpx.Client
+    any_proxy_base: str, client: httpx.Client
 ) -> None:
     """A non-ASCII name is offered as an ASCII fallback plus filename* in UTF-8."""
-    response = client.get(proxy_url_base + "r%C3%A9sum%C3%A9.html")
+    response = client.get(any_proxy_base + "r%C3%A9sum%C3%A9.html")
 
     assert response.headers["content-disposition"] == (
         "attachment; filename=\"r_sum_.html\"; filename*=UTF-8''r%C3%A9sum%C3%A9.html"
     )
 
 
-def test_a_head_of_html_is_also_an_attachment(proxy_url_base: str, client: httpx.Client) -> None:
+def test_a_head_of_html_is_also_an_attachment(any_proxy_base: str, client: httpx.Client) -> None:
     """HEAD announces the same attachment disposition as GET."""
-    response = client.head(proxy_url_base + "page.html")
+    response = client.head(any_proxy_base + "page.html")
 
     assert response.headers["content-disposition"] == 'attachment; filename="page.html"'

@@ -4,6 +4,7 @@
   mounted in Starlette (``root_path`` is the mount point)
 - ``/mw-proxy/``: :class:`~r2store.asgi.R2ProxyMiddleware` around the Starlette app
 - ``/bare-proxy/``: another, given its prefix without the final slash
+- ``/local-proxy/``, ``/local-mw-proxy/``: the same two over a LocalStore
 - anything else: a Starlette route that says what it saw
 """
 
@@ -51,13 +52,22 @@ starlette_app = Starlette(
         Mount("/closed-proxy", _proxy(common.closed)),
         Mount("/stalled-proxy", _proxy(common.stalled)),
         Mount("/fake-proxy", _proxy(common.fake, chunk_size=common.FAKE_CHUNK_SIZE)),
+        Mount("/local-proxy", _proxy(common.local)),
         Route("/{path:path}", echo, methods=_METHODS),
     ]
 )
 
 app = R2ProxyMiddleware(
     R2ProxyMiddleware(
-        starlette_app, common.main, prefix="/bare-proxy", cache_control=common.CACHE_CONTROL
+        R2ProxyMiddleware(
+            starlette_app,
+            common.local,
+            prefix="/local-mw-proxy/",
+            cache_control=common.CACHE_CONTROL,
+        ),
+        common.main,
+        prefix="/bare-proxy",
+        cache_control=common.CACHE_CONTROL,
     ),
     common.main,
     prefix="/mw-proxy/",

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import attrs
 from botocore.config import Config
 
-from r2store import R2Config, R2Store
+from r2store import LocalConfig, LocalStore, R2Config, R2Store
 from tests.integrations.helpers import CACHE_CONTROL, FAKE_CHUNK_SIZE
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "allowed_by_header",
     "closed",
     "fake",
+    "local",
     "main",
     "signed",
     "stalled",
@@ -60,6 +61,10 @@ stalled = R2Store(
         read_timeout=0.5,
         client_config=_ONE_ATTEMPT,
     )
+)
+#: The same objects in a folder, keys under ``media/``.
+local = LocalStore(
+    LocalConfig(root=os.environ["R2STORE_TEST_LOCAL_ROOT"], location=_config.location)
 )
 #: The misbehaving fake S3 (see ``tests/integrations/upstreams.py``).
 fake = R2Store(

@@ -2,6 +2,7 @@
 
 - ``/media-proxy/``: :class:`~r2store.wsgi.R2ProxyMiddleware` around a tiny app
 - ``/app-proxy/``: :class:`~r2store.wsgi.R2ProxyApp`, mounted by the tiny app
+- ``/local-proxy/``, ``/local-app-proxy/``: the same two over a LocalStore
 - ``/svg-proxy/``, ``/signed-proxy/``, ``/authz-proxy/``, ``/closed-proxy/``,
   ``/stalled-proxy/``, ``/fake-proxy/``: more middlewares, one per variant
 - ``/bare-proxy/``: a middleware given its prefix without the final slash
@@ -19,18 +20,23 @@ from tests.integrations.apps import common
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-_app_proxy = R2ProxyApp(common.main, cache_control=common.CACHE_CONTROL)
-_MOUNT = "/app-proxy"
+# Mount point -> the proxy app mounted there.
+_APPS = {
+    "/app-proxy": R2ProxyApp(common.main, cache_control=common.CACHE_CONTROL),
+    "/local-app-proxy": R2ProxyApp(common.local, cache_control=common.CACHE_CONTROL),
+}
 
 
 def tiny_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    """Mount the proxy app at ``/app-proxy``; answer anything else with what it saw."""
+    """Mount the proxy apps at ``/app-proxy`` and ``/local-app-proxy``; answer anything else
+    with what it saw."""
     path: str = environ.get("PATH_INFO", "")
-    if path.startswith(_MOUNT + "/"):
-        mounted = dict(environ)
-        mounted["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + _MOUNT
-        mounted["PATH_INFO"] = path[len(_MOUNT) :]
-        return _app_proxy(mounted, start_response)
+    for mount, proxy_app in _APPS.items():
+        if path.startswith(mount + "/"):
+            mounted = dict(environ)
+            mounted["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + mount
+            mounted["PATH_INFO"] = path[len(mount) :]
+            return proxy_app(mounted, start_response)
     text = f"app saw {environ['REQUEST_METHOD']} {path} ?{environ.get('QUERY_STRING', '')}"
     body = text.encode("latin-1")
     start_response(
@@ -61,6 +67,7 @@ def _build() -> WSGIApplication:
         (common.closed, "/closed-proxy/", {}),
         (common.stalled, "/stalled-proxy/", {}),
         (common.fake, "/fake-proxy/", {"chunk_size": common.FAKE_CHUNK_SIZE}),
+        (common.local, "/local-proxy/", {}),
         (common.main, "/media-proxy/", {}),
         (common.main, "/bare-proxy", {}),  # no final slash: it means "/bare-proxy/"
     ]
