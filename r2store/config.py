@@ -250,7 +250,7 @@ class R2Config:
             )
         elif not self.endpoint_url:
             found.append(("account_id", "missing: it is needed to build the R2 endpoint"))
-        check("bucket", bool(self.bucket), "missing")
+        found += _bucket_problems(self.bucket)
         for field in ("access_key_id", "secret_access_key"):
             value: str = getattr(self, field)
             check(field, bool(value), "missing")
@@ -305,10 +305,26 @@ def _url_mode(config: URLSettings) -> str:
     return "public" if config.public_url else "presigned"
 
 
+def _bucket_problems(bucket: str) -> list[tuple[str, str]]:
+    """What is wrong with a bucket name, if anything (R2's naming rules)."""
+    if not bucket:
+        return [("bucket", "missing")]
+    if _BUCKET.fullmatch(bucket) is None:
+        return [
+            (
+                "bucket",
+                f"{bucket!r} is not a valid R2 bucket name: 3-63 characters of a-z, 0-9 "
+                "and '-', starting and ending with a letter or digit",
+            )
+        ]
+    return []
+
+
 def _url_setting_problems(config: URLSettings) -> list[tuple[str, str]]:
     """Every problem with the settings URLs and the media proxy read, as (field, message).
 
-    One set of checks for :class:`R2Config` and :class:`LocalConfig`.
+    One set of checks for :class:`R2Config` and :class:`LocalConfig` (with
+    :func:`_bucket_problems`).
     """
     found: list[tuple[str, str]] = []
 
@@ -316,13 +332,6 @@ def _url_setting_problems(config: URLSettings) -> list[tuple[str, str]]:
         if not ok:
             found.append((field, message))
 
-    if config.bucket:
-        check(
-            "bucket",
-            _BUCKET.fullmatch(config.bucket) is not None,
-            f"{config.bucket!r} is not a valid R2 bucket name: 3-63 characters of a-z, 0-9 "
-            "and '-', starting and ending with a letter or digit",
-        )
     if config.public_url:
         problem = _url_problem(config.public_url, allow_path=True)
         check("public_url", problem is None, str(problem))
@@ -452,9 +461,7 @@ class LocalConfig:
     url_expires_in: int = 3600
 
     def __attrs_post_init__(self) -> None:
-        found = _url_setting_problems(self)
-        if not self.bucket:
-            found.insert(0, ("bucket", "must not be empty"))
+        found = _bucket_problems(self.bucket) + _url_setting_problems(self)
         if found:
             raise ConfigError([ConfigProblem(field, message) for field, message in found])
 
