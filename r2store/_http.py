@@ -22,9 +22,14 @@ from urllib.parse import quote
 import attrs
 
 __all__ = [
+    "JAVASCRIPT_TYPES",
+    "MEDIA_SECURITY_HEADERS",
     "SCRIPTABLE_TYPES",
     "SECURITY_HEADERS",
     "ByteRange",
+    "MediaType",
+    "ServedType",
+    "cache_control",
     "content_disposition",
     "content_range",
     "etag_matches",
@@ -35,7 +40,10 @@ __all__ = [
     "is_scriptable",
     "parse_etags",
     "parse_http_date",
+    "parse_media_type",
     "parse_range",
+    "served_type",
+    "stored_field",
     "unsatisfied_range",
 ]
 
@@ -401,9 +409,71 @@ def if_range_matches(value: str | None, etag: str | None, last_modified: datetim
     return date is not None and last_modified is not None and _to_second(last_modified) == date
 
 
+# ------------------------------------------------------------- Media types
+
+# RFC 9110 §5.6.2 token and §5.6.4 quoted-string, in ASCII only: obs-text is
+# legal in a quoted-string but no real media type needs it, and refusing it
+# keeps every value this module lets through printable ASCII.
+_TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_QUOTED_STRING = r'"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e]|\\[\t\x20-\x7e])*"'
+# RFC 9110 §8.3.1: type "/" subtype *( OWS ";" OWS [ parameter ] ). Every
+# repetition consumes a ";", so matching takes linear time.
+_MEDIA_TYPE_SYNTAX = re.compile(
+    rf"({_TCHARS})/({_TCHARS})"
+    rf"(?:[ \t]*;[ \t]*(?:{_TCHARS}=(?:{_TCHARS}|{_QUOTED_STRING}))?)*"
+)
+
+
+@attrs.frozen
+class MediaType:
+    """One media type, as :func:`parse_media_type` found it."""
+
+    #: ``type/subtype`` in lower case, without parameters.
+    essence: str
+    #: The whole value as given, less surrounding whitespace: printable ASCII (and
+    #: tabs, which RFC 9110 allows around ``;``), safe to send.
+    value: str
+
+    @property
+    def type(self) -> str:
+        """The top-level type: ``image`` for ``image/png``."""
+        return self.essence.partition("/")[0]
+
+
+def parse_media_type(value: str | None) -> MediaType | None:
+    """Parse a ``Content-Type`` holding exactly one media type, strictly; else None.
+
+    This is the one parser for stored types: the proxy's decisions (which type
+    is sent, what is a download, what is allowed inline) all read its answer, so
+    no check can look at a different part of the value than another.
+
+    Refused: anything but printable ASCII and tabs, a missing subtype, a
+    parameter without ``=`` or with a value that is neither a token nor a
+    quoted-string, and any comma -- even inside a quoted-string, where RFC 9110
+    allows one. Browsers read a comma list in Content-Type by its elements
+    (WHATWG Fetch, "extract a MIME type"), and not all of them honour quotes
+    while splitting, so ``image/png, text/javascript`` must never be taken as
+    an image.
+    """
+    if value is None:
+        return None
+    value = value.strip(_OWS)
+    if "," in value:
+        return None
+    match = _MEDIA_TYPE_SYNTAX.fullmatch(value)
+    if match is None:
+        return None
+    return MediaType(essence=f"{match[1]}/{match[2]}".lower(), value=value)
+
+
 # ------------------------------------------------- Serving user uploads safely
 
-#: Response headers for every proxied object.
+# A response's CSP governs only a document made from it: <img src>, <video src>
+# and CSS on the app's own pages ignore it and still work.
+_POLICY = "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'"
+
+#: Response headers for every answer that could become a document: errors, and
+#: every object that is not an image, audio or video (see :func:`served_type`).
 #:
 #: ``nosniff`` makes browsers believe our Content-Type instead of guessing
 #: HTML from the bytes. The policy is GitHub's one for raw user content
@@ -413,8 +483,6 @@ def if_range_matches(value: str | None, etag: str | None, last_modified: datetim
 #: - ``sandbox`` gives a document opened from the proxy an opaque origin with
 #:   no scripts, forms or popups, so even a file that does render cannot act
 #:   as the app. ``default-src 'none'`` stops it fetching anything.
-#: - A response's CSP governs only a document made from it: ``<img src>``,
-#:   ``<video src>`` and CSS on the app's own pages ignore it and still work.
 #: - ``style-src 'unsafe-inline'``: the browsers' built-in viewers for an
 #:   image or a text file opened directly style their page with inline styles
 #:   (centring, line wrapping); without it those are refused and logged as
@@ -424,29 +492,26 @@ def if_range_matches(value: str | None, etag: str | None, last_modified: datetim
 #:   ``default-src 'none'`` that fetch is refused and nothing plays.
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("X-Content-Type-Options", "nosniff"),
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; sandbox",
-    ),
+    ("Content-Security-Policy", f"{_POLICY}; sandbox"),
 )
 
-#: Media types a browser may run script in or render as an active document.
-#: Serve these as attachments (see :func:`is_scriptable`).
-SCRIPTABLE_TYPES: frozenset[str] = frozenset(
+#: Response headers for an image, audio or video: :data:`SECURITY_HEADERS`
+#: without ``sandbox``. Opened directly, a video or audio file becomes a
+#: document whose ``<video>`` loads the same URL again; in a sandboxed, opaque
+#: origin that load is cross-origin and Chromium refuses it, so nothing plays.
+#: Such a document is the browser's own media viewer: with ``nosniff`` the
+#: bytes are never read as HTML, and the policy still allows no script and no
+#: fetch but the media itself, so the sandbox protected nothing here.
+MEDIA_SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", _POLICY),
+)
+
+#: Every JavaScript MIME type essence WHATWG's MIME Sniffing lists. Browsers run
+#: ``<script src>`` with any of them, and Content-Disposition does not stop that:
+#: the proxy never sends one, whatever ``allow_types`` says.
+JAVASCRIPT_TYPES: frozenset[str] = frozenset(
     {
-        # HTML, XML and XSLT documents can carry script; any "+xml" type is
-        # also caught by is_scriptable().
-        "text/html",
-        "application/xhtml+xml",
-        "image/svg+xml",
-        "text/xml",
-        "application/xml",
-        "text/xsl",
-        "application/xslt+xml",
-        # Every JavaScript MIME type essence WHATWG's mimesniff lists. Note that
-        # Content-Disposition does not stop <script src> from running these as
-        # same-origin script: a proxy that must not should also not send them
-        # with a JavaScript type.
         "application/ecmascript",
         "application/javascript",
         "application/x-ecmascript",
@@ -463,6 +528,22 @@ SCRIPTABLE_TYPES: frozenset[str] = frozenset(
         "text/livescript",
         "text/x-ecmascript",
         "text/x-javascript",
+    }
+)
+
+#: Media types a browser may run script in or render as an active document.
+#: Serve these as attachments (see :func:`is_scriptable`).
+SCRIPTABLE_TYPES: frozenset[str] = JAVASCRIPT_TYPES | frozenset(
+    {
+        # HTML, XML and XSLT documents can carry script; any "+xml" type is
+        # also caught by is_scriptable().
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "text/xsl",
+        "application/xslt+xml",
         # PDF can carry JavaScript, and browser PDF plugins have run it with the
         # serving page's origin (Adobe Reader's universal XSS, CVE-2007-0045).
         # The sandbox CSP also stops Chrome's built-in viewer, so a download is
@@ -482,7 +563,9 @@ SCRIPTABLE_TYPES: frozenset[str] = frozenset(
     }
 )
 
-_MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+/[!#$%&'*+.^_`|~0-9a-z-]+")
+
+def _scriptable(media_type: MediaType) -> bool:
+    return media_type.essence in SCRIPTABLE_TYPES or media_type.essence.endswith("+xml")
 
 
 def is_scriptable(content_type: str | None) -> bool:
@@ -490,22 +573,89 @@ def is_scriptable(content_type: str | None) -> bool:
 
     Parameters and case are ignored; ``SCRIPTABLE_TYPES`` and any ``+xml``
     type count. A missing or empty type is not scriptable: the proxy always
-    sends a definite type with ``nosniff``. A type that cannot be parsed *is*
-    scriptable, since nobody can say how a browser will take it.
+    sends a definite type with ``nosniff``. A type that
+    :func:`parse_media_type` refuses (a comma list, say) *is* scriptable,
+    since nobody can say how a browser will take it.
     """
-    if not content_type:
+    if not content_type or not content_type.strip(_OWS):
         return False
-    # Browsers read a Content-Type that holds a comma list by its elements
-    # (WHATWG fetch, "extract a MIME type"), so any scriptable element counts.
-    for element in content_type.split(","):
-        if not element.strip(_OWS):
-            continue
-        essence = element.partition(";")[0].strip(_OWS).lower()
-        if _MEDIA_TYPE.fullmatch(essence) is None:
-            return True
-        if essence in SCRIPTABLE_TYPES or essence.endswith("+xml"):
-            return True
-    return False
+    media_type = parse_media_type(content_type)
+    return media_type is None or _scriptable(media_type)
+
+
+#: What S3-compatible stores record for uploads that named no type.
+_UNKNOWN_TYPES = frozenset({"binary/octet-stream"})
+_MEDIA = frozenset({"image", "audio", "video"})
+
+
+@attrs.frozen
+class ServedType:
+    """How the proxy sends an object: what :func:`served_type` decided."""
+
+    #: The ``Content-Type`` to send.
+    content_type: str
+    #: Whether the object must go as a download (``Content-Disposition: attachment``).
+    attachment: bool
+    #: :data:`SECURITY_HEADERS` or, for images, audio and video, :data:`MEDIA_SECURITY_HEADERS`.
+    security_headers: tuple[tuple[str, str], ...]
+
+
+_DOWNLOAD = ServedType(
+    content_type="application/octet-stream", attachment=True, security_headers=SECURITY_HEADERS
+)
+
+
+def served_type(
+    stored: str | None, key: str, allow_types: frozenset[str] = frozenset()
+) -> ServedType:
+    """Decide the type an object of stored ``Content-Type`` *stored* is sent with.
+
+    No type (or S3's ``binary/octet-stream``) means the type guessed from
+    *key*. A type :func:`parse_media_type` refuses, and any JavaScript type,
+    is sent as an ``application/octet-stream`` download. A scriptable type is
+    sent under its own name as a download, unless its essence is in
+    *allow_types* (lower-case essences). Only images, audio and video that are
+    not scriptable go without the CSP ``sandbox``.
+    """
+    if not stored or stored.strip(_OWS).lower() in _UNKNOWN_TYPES:
+        stored = guess_type(key)
+    media_type = parse_media_type(stored)
+    if media_type is None or media_type.essence in JAVASCRIPT_TYPES:
+        return _DOWNLOAD
+    scriptable = _scriptable(media_type)
+    media = media_type.type in _MEDIA and not scriptable
+    return ServedType(
+        content_type=media_type.value,
+        attachment=scriptable and media_type.essence not in allow_types,
+        security_headers=MEDIA_SECURITY_HEADERS if media else SECURITY_HEADERS,
+    )
+
+
+# Stored header values are sent only if they are what save() writes: printable
+# ASCII. Anything else was written past save() (a presigned PUT can send any
+# byte but CR and LF) and could end a header early in a lax server, garble a
+# terminal, or make a strict server (gunicorn) fail the whole response.
+_FIELD_TEXT = re.compile(r"[\x20-\x7e]*")
+
+
+def stored_field(value: str | None) -> str | None:
+    """*value*, a header value read from storage, if it is printable ASCII; else None."""
+    if value is None or _FIELD_TEXT.fullmatch(value) is None:
+        return None
+    return value
+
+
+def cache_control(stored: str | None, default: str) -> str:
+    """The ``Cache-Control`` to send for an object stored with *stored*.
+
+    *default* when none is stored. A stored value that is not printable ASCII
+    becomes ``no-store``: it was meant to limit caching somehow, and dropping
+    its control characters or falling back to *default* could turn a
+    ``private`` into something a shared cache keeps.
+    """
+    if not stored:
+        return default
+    return stored_field(stored) or "no-store"
 
 
 # C0 and C1 controls, DEL and lone surrogates (which cannot be encoded as UTF-8).

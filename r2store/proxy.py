@@ -49,17 +49,10 @@ Authorize = Callable[[Any, str], bool]
 
 _ALLOW = "GET, HEAD"
 _DEFAULT_CACHE_CONTROL = "public, max-age=3600"
-# Script types are never served under their own type: Content-Disposition
-# does not stop <script src> from running a same-origin file.
-_SCRIPT_MARKERS = ("javascript", "ecmascript")
 
 
 def _lower_types(types: Iterable[str]) -> frozenset[str]:
     return frozenset(t.lower() for t in types)
-
-
-# What S3-compatible stores record for uploads that named no type.
-_UNKNOWN_TYPES = frozenset({"binary/octet-stream"})
 
 
 @attrs.define
@@ -208,34 +201,37 @@ class MediaProxy:
         return ProxyResponse(206, headers_out, reader)
 
     def _headers(self, stat: ObjectStat, key: str, length: int) -> list[tuple[str, str]]:
-        content_type = stat.content_type
-        if not content_type or content_type in _UNKNOWN_TYPES:
-            content_type = _http.guess_type(key)
+        served = _http.served_type(stat.content_type, key, self.allow_types)
         disposition = stat.content_disposition
-        if _http.is_scriptable(content_type) and content_type.split(";")[0].strip().lower() not in (
-            self.allow_types
-        ):
+        # A stored disposition that is not printable ASCII is replaced, not cleaned:
+        # an attachment is the one reading of it that can never render anything.
+        if served.attachment or (disposition and _http.stored_field(disposition) is None):
             disposition = _http.content_disposition(key.rsplit("/", 1)[-1], attachment=True)
-            if any(marker in content_type.lower() for marker in _SCRIPT_MARKERS):
-                content_type = "application/octet-stream"
         headers = [
-            ("Content-Type", content_type),
+            ("Content-Type", served.content_type),
             ("Content-Length", str(length)),
             ("Accept-Ranges", "bytes"),
             *self._caching_headers(stat),
-            *_http.SECURITY_HEADERS,
+            *served.security_headers,
         ]
         if disposition:
-            headers.append(("Content-Disposition", _header_safe(disposition)))
-        if stat.content_encoding:
-            headers.append(("Content-Encoding", stat.content_encoding))
+            headers.append(("Content-Disposition", disposition))
+        # An encoding that cannot be sent as stored is left out: nobody could decode
+        # by it, and without it the client gets the stored bytes under a type it
+        # will not sniff past (nosniff).
+        encoding = _http.stored_field(stat.content_encoding)
+        if encoding:
+            headers.append(("Content-Encoding", encoding))
         return headers
 
     def _caching_headers(self, stat: ObjectStat) -> list[tuple[str, str]]:
         """Cache-Control and the validators: the same on a 200, a 206 and a 304."""
-        headers = [("Cache-Control", stat.cache_control or self.cache_control)]
-        if stat.etag:
-            headers.append(("ETag", stat.etag))
+        headers = [("Cache-Control", _http.cache_control(stat.cache_control, self.cache_control))]
+        # An ETag that cannot be sent as stored is left out: a client cannot match
+        # a validator it never saw exactly, so it revalidates by date or refetches.
+        etag = _http.stored_field(stat.etag)
+        if etag:
+            headers.append(("ETag", etag))
         if stat.last_modified is not None:
             headers.append(("Last-Modified", _http.format_http_date(stat.last_modified)))
         return headers
@@ -266,8 +262,3 @@ def _revalidates(headers: Mapping[str, str]) -> bool:
     return bool(
         headers.get("if-none-match", "").strip() or headers.get("if-modified-since", "").strip()
     )
-
-
-def _header_safe(value: str) -> str:
-    """Drop control characters from a stored header value before sending it."""
-    return "".join(ch for ch in value if ch.isprintable())

@@ -9,7 +9,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -108,6 +108,30 @@ def s3_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def put_raw(store: R2Store, key: str, body: bytes, headers: Mapping[str, str]) -> None:
+    """Store *key* with *headers* exactly as given, through a presigned PUT.
+
+    ``save()`` refuses header values that are not printable ASCII; anyone holding a
+    presigned PUT URL can send them, and moto, like R2, stores what it is sent.
+    """
+    import http.client
+
+    url = urlsplit(store.presigned_url(key, method="PUT"))
+    assert url.hostname is not None
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        # putheader() refuses CR and LF only: every other control character goes out.
+        connection.putrequest("PUT", f"{url.path}?{url.query}", skip_accept_encoding=True)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200, response.status
+    finally:
+        connection.close()
 
 
 def new_bucket(s3_endpoint: str, prefix: str = "test") -> str:

@@ -13,9 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from r2store._http import (
+    JAVASCRIPT_TYPES,
+    MEDIA_SECURITY_HEADERS,
     SCRIPTABLE_TYPES,
     SECURITY_HEADERS,
     ByteRange,
+    MediaType,
+    cache_control,
     content_disposition,
     content_range,
     etag_matches,
@@ -26,7 +30,10 @@ from r2store._http import (
     is_scriptable,
     parse_etags,
     parse_http_date,
+    parse_media_type,
     parse_range,
+    served_type,
+    stored_field,
     unsatisfied_range,
 )
 
@@ -596,6 +603,10 @@ def test_if_range_matches(
         "message/rfc822",
         "text/plain, text/html",
         'text/plain; note="a, text/html"',
+        "text/plain,",
+        "text/jscript",
+        "text/livescript",
+        "image/svg+xml;,text/javascript",
         "nonsense",
         "text/",
         "/html",
@@ -619,7 +630,6 @@ def test_scriptable_types(content_type: str) -> None:
         "IMAGE/JPEG",
         "text/plain",
         "text/plain; charset=utf-8",
-        "text/plain,",
         "text/css",
         "text/csv",
         "text/vtt",
@@ -652,6 +662,169 @@ def test_security_headers() -> None:
     assert "default-src 'none'" in directives
     assert "sandbox" in directives
     assert not any("script" in directive for directive in directives)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("image/png", MediaType(essence="image/png", value="image/png")),
+        (
+            " Text/HTML;Charset=UTF-8 ",
+            MediaType(essence="text/html", value="Text/HTML;Charset=UTF-8"),
+        ),
+        (
+            'text/plain ; charset="utf-8";\tformat=flowed',
+            MediaType(essence="text/plain", value='text/plain ; charset="utf-8";\tformat=flowed'),
+        ),
+        ('a/b; q="x\\"y"', MediaType(essence="a/b", value='a/b; q="x\\"y"')),
+        ("text/plain;", MediaType(essence="text/plain", value="text/plain;")),
+        (
+            "application/vnd.a+xml",
+            MediaType(essence="application/vnd.a+xml", value="application/vnd.a+xml"),
+        ),
+    ],
+)
+def test_parse_media_type_reads_one_type(value: str, expected: MediaType) -> None:
+    """One media type with token or quoted-string parameters parses; the essence is lower-case."""
+    assert parse_media_type(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "",
+        "text",
+        "text/",
+        "/html",
+        "text /html",
+        "text/ html",
+        "image/png, text/jscript",
+        "image/svg+xml;,text/javascript",
+        "text/plain,",
+        'text/plain; note="a, b"',
+        "text/plain; charset",
+        "text/plain; charset=",
+        "text/plain; charset=utf 8",
+        'text/plain; a="unterminated',
+        "text/plain\x1b]0;PWNED\x07",
+        "text/plain; charset=utf-8\x00",
+        'text/plain; a="\x80"',
+        "text/pl\u00e4in",
+        "text/plain\r\nSet-Cookie: a=b",
+        "text/html/x",
+    ],
+)
+def test_parse_media_type_refuses_anything_else(value: str | None) -> None:
+    """Lists, commas anywhere, bad parameters, controls and non-ASCII are refused."""
+    assert parse_media_type(value) is None
+
+
+@given(st.text())
+def test_parse_media_type_lets_through_only_printable_ascii(value: str) -> None:
+    """Whatever it is given, a parsed value is printable ASCII (and tabs) with no comma."""
+    parsed = parse_media_type(value)
+    if parsed is not None:
+        assert all(" " <= ch <= "~" or ch == "\t" for ch in parsed.value)
+        assert "," not in parsed.value
+
+
+def test_javascript_types_are_scriptable_and_lower_case() -> None:
+    """Every JavaScript MIME type is in SCRIPTABLE_TYPES, in lower case."""
+    assert JAVASCRIPT_TYPES <= SCRIPTABLE_TYPES
+    assert all(t == t.lower() for t in JAVASCRIPT_TYPES)
+
+
+@pytest.mark.parametrize("essence", sorted(JAVASCRIPT_TYPES))
+def test_served_type_never_sends_a_javascript_type(essence: str) -> None:
+    """Any JavaScript type, in any case and with parameters, even allowed, is an
+    octet-stream download."""
+    served = served_type(f"{essence.upper()}; charset=utf-8", "a.js", frozenset({essence}))
+    assert served.content_type == "application/octet-stream"
+    assert served.attachment
+
+
+@pytest.mark.parametrize(
+    ("stored", "key", "allow", "expected"),
+    [
+        (None, "a.png", (), ("image/png", False, MEDIA_SECURITY_HEADERS)),
+        (
+            "binary/octet-stream",
+            "a.txt",
+            (),
+            ("text/plain; charset=utf-8", False, SECURITY_HEADERS),
+        ),
+        ("video/mp4", "a", (), ("video/mp4", False, MEDIA_SECURITY_HEADERS)),
+        (
+            "AUDIO/ogg; codecs=opus",
+            "a",
+            (),
+            ("AUDIO/ogg; codecs=opus", False, MEDIA_SECURITY_HEADERS),
+        ),
+        ("text/html", "a", (), ("text/html", True, SECURITY_HEADERS)),
+        ("image/svg+xml", "a", (), ("image/svg+xml", True, SECURITY_HEADERS)),
+        ("image/svg+xml", "a", ("image/svg+xml",), ("image/svg+xml", False, SECURITY_HEADERS)),
+        ("text/plain", "a", (), ("text/plain", False, SECURITY_HEADERS)),
+        ("image/png, text/html", "a", (), ("application/octet-stream", True, SECURITY_HEADERS)),
+        (
+            "image/svg+xml;,text/html",
+            "a",
+            ("image/svg+xml",),
+            ("application/octet-stream", True, SECURITY_HEADERS),
+        ),
+        (None, "a.js", (), ("application/octet-stream", True, SECURITY_HEADERS)),
+    ],
+)
+def test_served_type(
+    stored: str | None,
+    key: str,
+    allow: tuple[str, ...],
+    expected: tuple[str, bool, tuple[tuple[str, str], ...]],
+) -> None:
+    """The type sent, whether it is a download, and whether it is sandboxed."""
+    served = served_type(stored, key, frozenset(allow))
+    assert (served.content_type, served.attachment, served.security_headers) == expected
+
+
+def test_media_security_headers_are_the_document_ones_without_sandbox() -> None:
+    """Images, audio and video get nosniff and the same policy, less sandbox."""
+    media = dict(MEDIA_SECURITY_HEADERS)
+    assert media["X-Content-Type-Options"] == "nosniff"
+    assert dict(SECURITY_HEADERS)["Content-Security-Policy"] == (
+        media["Content-Security-Policy"] + "; sandbox"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", ""),
+        ('"abc"', '"abc"'),
+        ("max-age=60, private", "max-age=60, private"),
+        ("gzip\x00", None),
+        ("a\tb", None),
+        ("caf\u00e9", None),
+        ("x\x7f", None),
+    ],
+)
+def test_stored_field(value: str | None, expected: str | None) -> None:
+    """Only printable ASCII goes out as it is stored."""
+    assert stored_field(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        (None, "public, max-age=1"),
+        ("", "public, max-age=1"),
+        ("private, max-age=60", "private, max-age=60"),
+        ("private\x1b[31m", "no-store"),
+    ],
+)
+def test_cache_control(stored: str | None, expected: str) -> None:
+    """The stored Cache-Control, the default when there is none, no-store when unreadable."""
+    assert cache_control(stored, "public, max-age=1") == expected
 
 
 @pytest.mark.parametrize(

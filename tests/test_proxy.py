@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import attrs
+import pytest
 
 from r2store import R2Store
 from r2store.objects import FIRST_CHUNK_SIZE
 from r2store.proxy import MediaProxy
-from tests.conftest import RequestLog
+from tests.conftest import RequestLog, put_raw
 
 
 def test_untyped_uploads_get_a_guessed_type(store: R2Store) -> None:
@@ -129,3 +132,138 @@ def test_an_object_changed_between_head_and_get_is_judged_by_the_get(store: R2St
     assert response.status == 304
     assert ("ETag", new.etag) in response.headers
     assert ("Cache-Control", "no-cache") in response.headers
+
+
+def _served(store: R2Store, key: str, proxy: MediaProxy | None = None) -> dict[str, str]:
+    """The headers the proxy answers a GET of *key* with."""
+    response = (proxy or MediaProxy(store=store)).handle("GET", key, {})
+    response.close()
+    assert response.status == 200
+    return dict(response.headers)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "text/jscript",
+        "text/livescript",
+        "TEXT/X-ECMAScript; charset=utf-8",
+        "text/javascript1.5",
+        "image/png, text/jscript",
+        "text/plain,text/livescript",
+    ],
+)
+def test_no_javascript_type_is_ever_served(store: R2Store, stored: str) -> None:
+    """A stored JavaScript MIME type, alone or in a comma list, goes out as an octet-stream
+    attachment, so <script src> on an app page refuses it."""
+    store.save("u/a.js", b"alert(1)", content_type=stored)
+    headers = _served(store, "u/a.js")
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["Content-Disposition"] == 'attachment; filename="a.js"'
+
+
+@pytest.mark.parametrize("stored", ["image/svg+xml;,text/javascript", "image/svg+xml;,text/html"])
+def test_allow_types_cannot_be_smuggled_past(store: R2Store, stored: str) -> None:
+    """An allow-listed type followed by another in a comma list is not served inline."""
+    store.save("logo.svg", b"<svg/>", content_type=stored)
+    headers = _served(store, "logo.svg", MediaProxy(store=store, allow_types={"image/svg+xml"}))
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["Content-Disposition"] == 'attachment; filename="logo.svg"'
+
+
+def test_a_javascript_type_cannot_be_allowed(store: R2Store) -> None:
+    """allow_types never lets a JavaScript type out under its own name."""
+    store.save("app.js", b"alert(1)", content_type="text/javascript")
+    headers = _served(store, "app.js", MediaProxy(store=store, allow_types={"text/javascript"}))
+    assert headers["Content-Type"] == "application/octet-stream"
+
+
+def test_a_type_with_a_control_character_is_an_octet_stream_download(store: R2Store) -> None:
+    """A stored Content-Type holding a control character is not sent; the file is a download."""
+    put_raw(store, "x.txt", b"hi", {"Content-Type": "text/plain\x1b]0;PWNED\x07"})
+    headers = _served(store, "x.txt")
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["Content-Disposition"] == 'attachment; filename="x.txt"'
+
+
+def test_a_cache_control_with_a_control_character_becomes_no_store(store: R2Store) -> None:
+    """A stored Cache-Control nobody can read is replaced by no-store, never by a default
+    that could let a shared cache keep a private file."""
+    put_raw(store, "x.txt", b"hi", {"Cache-Control": "private\x1b[31m, max-age=60"})
+    assert _served(store, "x.txt")["Cache-Control"] == "no-store"
+
+
+def test_a_content_encoding_with_a_control_character_is_dropped(store: R2Store) -> None:
+    """A stored Content-Encoding holding a control character is not sent."""
+    put_raw(store, "x.txt", b"hi", {"Content-Encoding": "gzip\x00"})
+    assert "Content-Encoding" not in _served(store, "x.txt")
+
+
+def test_a_disposition_with_a_control_character_becomes_an_attachment(store: R2Store) -> None:
+    """A stored Content-Disposition holding a control character is replaced by our own
+    attachment disposition."""
+    put_raw(store, "x.txt", b"hi", {"Content-Disposition": 'inline; filename="a\x1b[2J.txt"'})
+    assert _served(store, "x.txt")["Content-Disposition"] == 'attachment; filename="x.txt"'
+
+
+def test_every_stored_header_sent_is_printable_ascii(store: R2Store) -> None:
+    """Whatever control characters an object's headers hold, none reaches the response."""
+    put_raw(
+        store,
+        "x.txt",
+        b"hi",
+        {
+            "Content-Type": "text/plain\x1b]0;PWNED\x07",
+            "Cache-Control": "max-age=60\x1b[31m",
+            "Content-Disposition": "attachment\x7f",
+            "Content-Encoding": "identity\x1f",
+        },
+    )
+    for method in ("GET", "HEAD"):
+        response = MediaProxy(store=store).handle(method, "x.txt", {})
+        response.close()
+        for name, value in response.headers:
+            assert re.fullmatch(r"[\x20-\x7e]*", value), (method, name, value)
+
+
+def test_images_audio_and_video_are_not_sandboxed(store: R2Store) -> None:
+    """A video opened directly keeps the app's origin (Chromium blocks the media load of an
+    opaque one): image, audio and video answers carry no CSP sandbox, but still nosniff."""
+    for key, media_type in [
+        ("a.png", "image/png"),
+        ("a.mp3", "audio/mpeg"),
+        ("a.mp4", "video/mp4"),
+    ]:
+        store.save(key, b"x", content_type=media_type)
+        headers = _served(store, key)
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        directives = [d.strip() for d in headers["Content-Security-Policy"].split(";")]
+        assert "sandbox" not in directives
+        assert "default-src 'none'" in directives
+
+
+@pytest.mark.parametrize(
+    ("key", "media_type"),
+    [
+        ("a.html", "text/html"),
+        ("a.svg", "image/svg+xml"),
+        ("a.pdf", "application/pdf"),
+        ("a.txt", "text/plain"),
+        ("a.xml", "application/xml"),
+        ("a.bin", "application/octet-stream"),
+    ],
+)
+def test_documents_stay_sandboxed(store: R2Store, key: str, media_type: str) -> None:
+    """Everything that is not an image, audio or video keeps the CSP sandbox."""
+    store.save(key, b"x", content_type=media_type)
+    policy = _served(store, key)["Content-Security-Policy"]
+    assert "sandbox" in [d.strip() for d in policy.split(";")]
+
+
+def test_an_allowed_svg_stays_sandboxed(store: R2Store) -> None:
+    """An SVG served inline through allow_types is an image that is also a document: sandboxed."""
+    store.save("logo.svg", b"<svg/>", content_type="image/svg+xml")
+    policy = _served(store, "logo.svg", MediaProxy(store=store, allow_types={"image/svg+xml"}))[
+        "Content-Security-Policy"
+    ]
+    assert "sandbox" in [d.strip() for d in policy.split(";")]
