@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .keys import MAX_KEY_BYTES, is_plain_key, object_key, quote_key
+from .objects import header_value
 
 if TYPE_CHECKING:
     from ._presign import QuerySigner
@@ -106,7 +107,8 @@ class URLBuilder:
 
         For ``GET``, *content_type* and *content_disposition* override the
         response's headers; for ``PUT``, *content_type* is signed, so the
-        uploader must send exactly that ``Content-Type``.
+        uploader must send exactly that ``Content-Type``. Either must be printable
+        ASCII, as for ``save()`` (:class:`~r2store.InvalidMetadataError` otherwise).
         """
         config = self._r2_config()
         method = method.upper()
@@ -116,6 +118,11 @@ class URLBuilder:
         if type(expires) is not int or not 1 <= expires <= 604800:
             raise ValueError(f"expires_in must be whole seconds from 1 to 604800, got {expires!r}")
         path = f"/{config.bucket}/{quote_key(object_key(key, self._location))}"
+        # A CR or LF would reach R2 inside a signed header or the response it makes.
+        if content_type:
+            header_value("content_type", content_type)
+        if content_disposition:
+            header_value("content_disposition", content_disposition)
         headers: dict[str, str] = {}
         query: dict[str, str] = {}
         if method == "PUT":

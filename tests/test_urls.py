@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from r2store import InvalidKeyError, R2Config
+from r2store import InvalidKeyError, InvalidMetadataError, R2Config
 from r2store.keys import MAX_KEY_BYTES, is_plain_key, object_key, quote_key
 from r2store.urls import URLBuilder, proxy_signature_valid
 
@@ -168,3 +168,13 @@ def test_plain_keys_are_a_subset_of_valid_keys(key: str) -> None:
 def test_dot_and_empty_segments_are_not_plain(key: str) -> None:
     """The fast path never takes a key with a dot or empty segment."""
     assert is_plain_key(key) is None
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+@pytest.mark.parametrize("name", ["content_type", "content_disposition"])
+@pytest.mark.parametrize("value", ["text/plain\r\nX-Evil: 1", "text/plain\n", "a\x1b[2J"])
+def test_presigned_refuses_header_values_save_refuses(method: str, name: str, value: str) -> None:
+    """A Content-Type or Content-Disposition with a CR, LF or other control character is
+    refused (InvalidMetadataError, a ValueError), as save() refuses it."""
+    with pytest.raises(InvalidMetadataError, match=name):
+        URLBuilder(CONFIG).presigned("a.txt", method=method, **{name: value})
