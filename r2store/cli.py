@@ -282,7 +282,9 @@ def _cmd_stat(context: _Context, args: argparse.Namespace) -> int:
     width = max(len(name) for name, _ in rows) + 1
     for name, value in rows:
         if value is not None:
-            _out(f"{name + ':':<{width}} {value}")
+            # Stored values are anyone's bytes (a presigned PUT sends any but CR and
+            # LF): an escape sequence must not reach the terminal as it is.
+            _out(f"{_show(name) + ':':<{width}} {_show(str(value))}")
     return EXIT_OK
 
 

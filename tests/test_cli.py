@@ -10,6 +10,7 @@ import contextlib
 import io
 import os
 import queue
+import re
 import signal
 import stat
 import subprocess
@@ -28,7 +29,7 @@ from r2store.cli import main
 from r2store.errors import AccessDeniedError, UpstreamError
 from r2store.objects import ObjectReader
 
-from .conftest import SECRET_ACCESS_KEY, free_port
+from .conftest import SECRET_ACCESS_KEY, free_port, put_raw
 
 ROOT = Path(__file__).resolve().parents[1]
 #: How long any one subprocess may take; generous, as machines here are shared.
@@ -202,6 +203,27 @@ def test_stat_shows_metadata(cli: Run, store: R2Store) -> None:
     assert "5 (5 B)" in result.out
     assert "content type:        text/plain" in result.out
     assert "cache control:       max-age=60" in result.out
+
+
+def test_stat_never_prints_a_control_character(cli: Run, store: R2Store) -> None:
+    """stat shows stored values holding control characters escaped, never raw on the terminal."""
+    put_raw(
+        store,
+        "a.txt",
+        b"hello",
+        {
+            "Content-Type": "text/plain\x1b]0;PWNED\x07",
+            "Cache-Control": "max-age=60\x1b[31m",
+            "Content-Disposition": "inline\x1b[2J",
+            "Content-Encoding": "gzip\x9b",
+            "x-amz-meta-note": "hi\x1b[5m",
+        },
+    )
+    result = cli("stat", "a.txt")
+    assert result.code == 0
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", result.out)
+    assert r"'text/plain\x1b]0;PWNED\x07'" in result.out
+    assert r"'hi\x1b[5m'" in result.out
 
 
 def test_url_prints_the_url_for_the_mode(cli: Run) -> None:
