@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
@@ -176,5 +177,6 @@ def test_dot_and_empty_segments_are_not_plain(key: str) -> None:
 def test_presigned_refuses_header_values_save_refuses(method: str, name: str, value: str) -> None:
     """A Content-Type or Content-Disposition with a CR, LF or other control character is
     refused (InvalidMetadataError, a ValueError), as save() refuses it."""
+    headers: dict[str, Any] = {name: value}
     with pytest.raises(InvalidMetadataError, match=name):
-        URLBuilder(CONFIG).presigned("a.txt", method=method, **{name: value})
+        URLBuilder(CONFIG).presigned("a.txt", method=method, **headers)
