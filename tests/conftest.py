@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -31,6 +31,9 @@ for _name in [n for n in os.environ if n.startswith(("AWS_", "R2_", "USE_R2"))]:
 
 from r2store import R2Config, R2Store  # noqa: E402
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
 # Shared, noisy machines: no per-example deadlines or speed health checks (a
 # slow draw says nothing about correctness). R2STORE_HYPOTHESIS_PROFILE=fuzz
 # runs 10,000 examples per property.
@@ -39,6 +42,20 @@ settings.register_profile(
     "fuzz", deadline=None, suppress_health_check=list(HealthCheck), max_examples=10_000
 )
 settings.load_profile(os.environ.get("R2STORE_HYPOTHESIS_PROFILE", "default"))
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless Chromium that stays on loopback: no updates, syncing or QUIC probes.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+#: Playwright's waits, in milliseconds.
+BROWSER_DEADLINE = 20_000
 
 ACCESS_KEY_ID = "testing-access-key-id"
 SECRET_ACCESS_KEY = "testing-SECRET-do-not-leak-0123456789"
@@ -108,6 +125,24 @@ def s3_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="needs Playwright for Python (pip install playwright)"
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser: Browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def put_raw(store: R2Store, key: str, body: bytes, headers: Mapping[str, str]) -> None:

@@ -21,27 +21,14 @@ from PIL import Image
 
 from r2store import R2Store
 
-from .conftest import free_port
+from .conftest import BROWSER_DEADLINE, free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 RUN = Path(__file__).parents[1] / "docs" / "examples" / "crm" / "run.py"
-CHROMIUM = Path("/usr/bin/chromium")
-# Headless Chromium that stays on loopback: no updates, syncing or QUIC probes.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 STARTUP_DEADLINE = 60.0
 SHUTDOWN_DEADLINE = 15.0
-# Playwright's waits, in milliseconds.
-BROWSER_DEADLINE = 20_000
 IMG_SRC = re.compile(r'<img[^>]*\bsrc="([^"]+)"')
 
 
@@ -91,24 +78,6 @@ def _crm(
             process.kill()
             process.wait()
     assert "Traceback" not in log.read_text(), log.read_text()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium, driven by Playwright."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="needs Playwright for Python (pip install playwright)"
-    )
-    with sync_api.sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _photo_width(page: Page) -> int:
