@@ -24,6 +24,7 @@ import attrs
 __all__ = [
     "JAVASCRIPT_TYPES",
     "MEDIA_SECURITY_HEADERS",
+    "NOT_MODIFIED_SECURITY_HEADERS",
     "SCRIPTABLE_TYPES",
     "SECURITY_HEADERS",
     "ByteRange",
@@ -505,6 +506,15 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 MEDIA_SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("X-Content-Type-Options", "nosniff"),
     ("Content-Security-Policy", _POLICY),
+)
+
+#: Response headers for a 304. A cache updates its stored response with the
+#: 304's headers (RFC 9111 §4.3.4; Chromium does), so a 304 carrying the
+#: sandboxing CSP would give a cached video the sandbox its 200 went without,
+#: and it would stop playing after a reload. The CSP the 200 chose stays in the
+#: cache when the 304 sends none; a 304 has no body to protect.
+NOT_MODIFIED_SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Content-Type-Options", "nosniff"),
 )
 
 #: Every JavaScript MIME type essence WHATWG's MIME Sniffing lists. Browsers run

@@ -237,11 +237,13 @@ class MediaProxy:
         return headers
 
     def _conditional(self, status: int, stat: ObjectStat) -> ProxyResponse:
-        """304 carries the caching headers its 200 would, and no content headers; 412 is
-        a plain error."""
+        """304 carries the caching headers its 200 would, and no content headers (nor a
+        CSP: see ``NOT_MODIFIED_SECURITY_HEADERS``); 412 is a plain error."""
         if status == 412:
             return _plain(412, "Precondition Failed")
-        return ProxyResponse(304, [*self._caching_headers(stat), *_http.SECURITY_HEADERS])
+        return ProxyResponse(
+            304, [*self._caching_headers(stat), *_http.NOT_MODIFIED_SECURITY_HEADERS]
+        )
 
 
 def _plain(status: int, text: str, extra: Iterable[tuple[str, str]] = ()) -> ProxyResponse:

@@ -17,15 +17,16 @@ import httpx
 import pytest
 
 from r2store import LocalConfig, LocalStore, R2Config, R2Store, Store
-from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, free_port, new_bucket
-from tests.integrations.helpers import LOCATION, OBJECTS, SECRET, SIGNING_KEY
+from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, free_port, new_bucket, put_raw
+from tests.integrations.helpers import CONTROL_HEADERS, LOCATION, OBJECTS, SECRET, SIGNING_KEY
 from tests.integrations.upstreams import FakeS3, StalledServer
 from tests.servers import ROOT, server_process
 
 
 @attrs.frozen
 class Bucket:
-    """The session's bucket, seeded with OBJECTS under LOCATION and SECRET at its root."""
+    """The session's bucket, seeded with OBJECTS and ``control.txt`` (CONTROL_HEADERS) under
+    LOCATION, and SECRET at its root."""
 
     name: str
     env: dict[str, str]
@@ -73,6 +74,7 @@ def seeded_bucket(s3_endpoint: str) -> Iterator[Bucket]:
                 key, item.body, content_type=item.content_type, cache_control=item.cache_control
             )
         root.save("secret.txt", SECRET)
+        put_raw(store, "control.txt", b"control\n", CONTROL_HEADERS)
         yield Bucket(name=name, env=env, store=store)
     finally:
         for each in (store, root):

@@ -13,8 +13,10 @@ from r2store import _http
 __all__ = [
     "BIG",
     "CACHE_CONTROL",
+    "CONTROL_HEADERS",
     "FAKE_CHUNK_SIZE",
     "LOCATION",
+    "NOT_MODIFIED_SECURITY_HEADERS",
     "OBJECTS",
     "SECRET",
     "SECURITY_HEADERS",
@@ -33,6 +35,7 @@ SIGNING_KEY = "integration-tests-proxy-signing-key-0123456789"
 #: Several chunks' worth (the default chunk is 1 MiB), and not a multiple of one.
 BIG = bytes(range(256)) * (3 * 4096) + b"tail"
 SECURITY_HEADERS = dict(_http.SECURITY_HEADERS)
+NOT_MODIFIED_SECURITY_HEADERS = dict(_http.NOT_MODIFIED_SECURITY_HEADERS)
 #: The proxies' Cache-Control for objects stored without one.
 CACHE_CONTROL = "public, max-age=600"
 #: The chunk size of the proxies in front of the fake upstream: small, so bytes flow early.
@@ -64,6 +67,16 @@ OBJECTS: dict[str, StoredObject] = {
     # Characters a URL gives meaning to, and non-ASCII segments.
     "odd name+&=?#%;.txt": StoredObject(b"odd\n"),
     "文件/ünïcødé.txt": StoredObject(b"unicode\n"),
+}
+
+
+#: The headers ``control.txt`` is stored with, past save() (which refuses them), through a
+#: presigned PUT: control characters in every header the proxy sends on.
+CONTROL_HEADERS = {
+    "Content-Type": "text/plain\x1b]0;PWNED\x07",
+    "Cache-Control": "max-age=60\x1b[31m",
+    "Content-Disposition": "inline\x1b[2J",
+    "Content-Encoding": "identity\x1f",
 }
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
 from tests.integrations.conftest import Server
-from tests.integrations.helpers import OBJECTS, SECURITY_HEADERS, raw_request
+from tests.integrations.helpers import (
+    NOT_MODIFIED_SECURITY_HEADERS,
+    OBJECTS,
+    SECURITY_HEADERS,
+    raw_request,
+)
 
 # (path, method, request headers, expected status): one of each answer the proxy gives.
 ANSWERS = {
@@ -28,14 +35,34 @@ ANSWERS = {
 
 @pytest.mark.parametrize("answer", list(ANSWERS))
 def test_every_answer_has_the_security_headers(server: Server, answer: str) -> None:
-    """Every answer, success or error, carries nosniff and the sandboxing CSP."""
+    """Every answer, success or error, carries nosniff and the sandboxing CSP; a 304 carries
+    nosniff and no CSP, so that the one its 200 chose stays in the client's cache."""
     path, method, headers, status = ANSWERS[answer]
 
     response = raw_request(server.base, path, method=method, headers=headers)
 
     assert response.status == status
-    for name, value in SECURITY_HEADERS.items():
+    expected = NOT_MODIFIED_SECURITY_HEADERS if status == 304 else SECURITY_HEADERS
+    for name, value in expected.items():
         assert response.headers[name.lower()] == value
+    if status == 304:
+        assert "content-security-policy" not in response.headers
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_stored_control_characters_never_reach_the_response(server: Server, method: str) -> None:
+    """An object stored with control characters in its headers is served (not a 500) with
+    every header printable ASCII: an octet-stream download, no-store, no Content-Encoding."""
+    response = raw_request(server.base, "/media-proxy/control.txt", method=method)
+
+    assert response.status == 200
+    for name, value in response.headers.items():
+        assert re.fullmatch(r"[\x20-\x7e]*", value), (name, value)
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["content-disposition"] == 'attachment; filename="control.txt"'
+    assert response.headers["cache-control"] == "no-store"
+    assert "content-encoding" not in response.headers
+    assert response.body == (b"control\n" if method == "GET" else b"")
 
 
 @pytest.mark.parametrize(
