@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
@@ -10,8 +11,9 @@ from django.core.files.base import ContentFile
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import AsyncClient, Client
 
-from r2store import ObjectReader
+from r2store import ObjectReader, R2Store
 from r2store.django import R2Storage
+from tests.conftest import put_raw
 
 DATA = bytes(range(256)) * 64
 #: The MIDDLEWARE that ``django-admin startproject`` writes.
@@ -197,3 +199,24 @@ async def test_asgi_streams_through_an_async_iterator(
     assert response.is_async
     chunks = [chunk async for chunk in response.streaming_content]
     assert b"".join(chunks) == DATA
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_asgi_sends_no_stored_control_character(
+    r2_storage: R2Storage, store: R2Store, async_client: AsyncClient
+) -> None:
+    """An object stored with control characters in its headers (past save(), through a
+    presigned PUT) is served under ASGI with every header printable ASCII."""
+    put_raw(
+        store,
+        "control.txt",
+        b"control\n",
+        {"Content-Type": "text/plain\x1b]0;PWNED\x07", "Cache-Control": "max-age=60\x1b[31m"},
+    )
+    response: Any = await async_client.get("/media-proxy/control.txt")
+    assert response.status_code == 200
+    for name, value in response.items():
+        assert re.fullmatch(r"[\x20-\x7e]*", value), (name, value)
+    assert response["Content-Type"] == "application/octet-stream"
+    assert b"".join([chunk async for chunk in response.streaming_content]) == b"control\n"
