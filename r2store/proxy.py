@@ -96,7 +96,7 @@ class MediaProxy:
         its uploads), else ``public, max-age=3600``.
     :param allow_types: media types served inline even though a browser could
         run script in them (``image/svg+xml``, say); by default such files are
-        sent as downloads.
+        sent as downloads. A JavaScript type is never served, allowed or not.
     :param authorize: a hook that may refuse a request (403), e.g. to require
         login for some prefixes.
     :param chunk_size: bytes per read from R2 and per write to the client.
