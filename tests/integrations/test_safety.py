@@ -58,8 +58,9 @@ def test_every_answer_has_the_security_headers(server: Server, answer: str) -> N
 )
 def test_every_local_answer_has_the_security_headers(server: Server, answer: str) -> None:
     """Every answer the proxy gives from a LocalStore carries the same security headers."""
-    path, *rest = ANSWERS[answer]
-    _check_security_headers(server, path.replace("/media-proxy/", "/local-proxy/", 1), *rest)
+    path, method, headers, status = ANSWERS[answer]
+    local_path = path.replace("/media-proxy/", "/local-proxy/", 1)
+    _check_security_headers(server, local_path, method, headers, status)
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
