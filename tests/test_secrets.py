@@ -24,8 +24,13 @@ import attrs
 import httpx
 import pytest
 from botocore.config import Config
+from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.base import ContentFile
+from django.core.mail import EmailMultiAlternatives
 from django.test import Client
+from django.utils.log import AdminEmailHandler
+from django.views.debug import ExceptionReporter
 
 from r2store import ConfigError, R2Config, R2Store, R2StoreError, urls
 from r2store.asgi import R2ProxyApp as AsgiProxyApp
@@ -797,6 +802,91 @@ def test_django_proxy_upstream_failure_shows_no_secret(
     response = client.get(f"/media-proxy/a.txt?{_signed_query(store, 'a.txt')}")
     assert response.status_code == 502
     assert leaks(_django_texts(response) + log_texts(debug_logs)) == []
+
+
+# -- Django's error page and error mails ----------------------------------------------------
+#
+# Django's technical 500 page (DEBUG=True) and AdminEmailHandler's mails (DEBUG=False) show
+# the local variables of every frame of the exception and of its __cause__/__context__ chain.
+# Each failure is raised inside ``_raise_and_catch``, whose own frame holds no secret, so any
+# secret found came from the frames r2store put there.
+
+ExcInfo = tuple[type[BaseException], BaseException, types.TracebackType]
+
+
+def _raise_and_catch(call: Callable[[], object]) -> ExcInfo:
+    """The exc_info of what *call* raises."""
+    with pytest.raises(Exception) as info:  # noqa: PT011 -- any error: each is reported
+        call()
+    return info.type, info.value, info.tb
+
+
+def _storage_on(endpoint: str, bucket: str) -> R2Storage:
+    """An R2Storage given the secrets as OPTIONS."""
+    return R2Storage(
+        endpoint_url=endpoint,
+        bucket=bucket,
+        access_key_id=KEY_ID,
+        secret_access_key=SECRET,
+        proxy_signing_key=SIGNING_KEY,
+        client_config=_ONE_ATTEMPT,
+        connect_timeout=2.0,
+        read_timeout=2.0,
+    )
+
+
+#: What raises, given the refusing endpoint; the environment holds the secrets and USE_R2=true.
+DJANGO_FAILURES: dict[str, Callable[[str], object]] = {
+    "storages_from_env_reading_os_environ": lambda _: storages_from_env(),
+    "storages_from_env_given_environ": lambda _: storages_from_env(
+        {**_GOOD_ENV, "R2_BUCKET_NAME": "Not_A_Bucket", "USE_R2": "true"}
+    ),
+    "storages_from_env_given_options": lambda _: storages_from_env(
+        options={"secret_access_key": SIGNING_KEY, "url_expires_in": 0}
+    ),
+    "r2storage_from_os_environ": lambda _: R2Storage(),
+    "r2storage_given_options": lambda endpoint: _storage_on(endpoint, "Not_A_Bucket"),
+    "r2storage_unknown_option": lambda _: R2Storage(secret_access_key=SECRET, nonsense=1),
+    "save_refused": lambda endpoint: _storage_on(endpoint, "answer-denied").save(
+        "a.txt", ContentFile(b"data")
+    ),
+    "size_refused": lambda endpoint: _storage_on(endpoint, "answer-badsig").size("a.txt"),
+    "open_refused": lambda endpoint: _storage_on(endpoint, "answer-badkeyid").open("a.txt"),
+    "exists_upstream_broken": lambda endpoint: _storage_on(endpoint, "answer-broken").exists(
+        "a.txt"
+    ),
+}
+
+
+@pytest.fixture
+def secret_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """os.environ holds the secrets, USE_R2=true and a bad bucket name; no .env is read."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in {**_GOOD_ENV, "R2_BUCKET_NAME": "Not_A_Bucket", "USE_R2": "true"}.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.usefixtures("secret_environ")
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize("failure", list(DJANGO_FAILURES))
+def test_django_error_reports_show_no_secret(
+    settings: Any, error_endpoint: str, failure: str, debug: bool
+) -> None:
+    """Django's debug page (HTML and text) and its error mail (body and HTML) show no secret."""
+    settings.DEBUG = debug
+    settings.ADMINS = [("Admin", "admin@example.com")]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    exc_info = _raise_and_catch(lambda: DJANGO_FAILURES[failure](error_endpoint))
+    reporter = ExceptionReporter(None, *exc_info)
+    texts: list[str] = [reporter.get_traceback_html(), reporter.get_traceback_text()]
+    mail.outbox = []
+    record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "boom", (), exc_info)
+    AdminEmailHandler(include_html=True).emit(record)
+    [sent] = mail.outbox
+    assert isinstance(sent, EmailMultiAlternatives)
+    texts += [str(sent.subject), str(sent.body)] + [str(part[0]) for part in sent.alternatives]
+    assert len(texts[-1]) > 1000  # the HTML report was attached
+    assert leaks(texts) == []
 
 
 # -- the command line -----------------------------------------------------------------------

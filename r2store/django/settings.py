@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.views.decorators.debug import sensitive_variables
+
 from ..config import R2Config, r2_enabled
 from ..errors import ConfigError
 
@@ -13,6 +15,9 @@ __all__ = ["storages_from_env"]
 _STATIC = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 
+# Django's error mails (DEBUG=False) show these as stars. Its debug page (DEBUG=True)
+# ignores the mark, hence the del before raising below.
+@sensitive_variables("environ", "options")
 def storages_from_env(
     environ: Mapping[str, str] | None = None,
     *,
@@ -27,12 +32,12 @@ def storages_from_env(
     """
     from django.core.exceptions import ImproperlyConfigured
 
-    try:
-        enabled = r2_enabled(environ)
-        if enabled:
-            R2Config.from_env(environ, **(options or {}))
-    except ConfigError as exc:
-        raise ImproperlyConfigured(str(exc)) from exc
+    enabled, problem = _check(environ, options)
+    if problem is not None:
+        # Django's debug page and error mails show every frame's locals: this frame lets
+        # go of the secrets first, and the error has no cause holding them (see _check).
+        del environ, options
+        raise ImproperlyConfigured(problem)
     if enabled:
         default: dict[str, Any] = {"BACKEND": "r2store.django.R2Storage"}
         if options:
@@ -40,3 +45,20 @@ def storages_from_env(
     else:
         default = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
     return {"default": default, "staticfiles": dict(staticfiles or _STATIC)}
+
+
+def _check(
+    environ: Mapping[str, str] | None, options: Mapping[str, Any] | None
+) -> tuple[bool, str | None]:
+    """Whether R2 is on, and the configuration's problems as text (None when it is valid).
+
+    The ConfigError is turned into text here and dropped: its traceback's frames hold
+    the environment and the values read from it, secrets included.
+    """
+    try:
+        enabled = r2_enabled(environ)
+        if enabled:
+            R2Config.from_env(environ, **(options or {}))
+    except ConfigError as exc:
+        return False, str(exc)
+    return enabled, None

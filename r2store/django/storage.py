@@ -18,6 +18,7 @@ from django.core.files.storage import Storage
 from django.core.files.utils import validate_file_name
 from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
+from django.views.decorators.debug import sensitive_variables
 
 from ..config import R2Config
 from ..errors import ConfigError, InvalidKeyError, ObjectExistsError
@@ -59,6 +60,24 @@ class _WrittenFile(File):  # type: ignore[type-arg]  # generic in django-stubs o
             self.close()
 
 
+def _config(options: dict[str, Any]) -> R2Config | str:
+    """The configuration from *options* over the environment, or what is wrong with it.
+
+    A ConfigError is turned into text here and dropped: its traceback's frames hold the
+    environment and the values read from it, secrets included.
+    """
+    unknown = set(options) - set(_FIELDS)
+    if unknown:
+        return (
+            f"unknown R2Storage option(s): {', '.join(sorted(unknown))}; "
+            f"options are R2Config fields: {', '.join(sorted(_FIELDS))}"
+        )
+    try:
+        return R2Config.from_env(**options)
+    except ConfigError as exc:
+        return str(exc)
+
+
 @deconstructible
 class _Deconstructible(Storage):
     """Records constructor arguments, for migrations (see R2Storage.deconstruct)."""
@@ -74,17 +93,16 @@ class R2Storage(_Deconstructible):
     it is taken -- even by a concurrent upload -- another name is tried.
     """
 
+    # Django's error mails (DEBUG=False) show the options as stars. Its debug page
+    # (DEBUG=True) ignores the mark, hence the del before raising below.
+    @sensitive_variables("options")
     def __init__(self, *, allow_overwrite: bool = False, **options: Any) -> None:
-        unknown = set(options) - set(_FIELDS)
-        if unknown:
-            raise ImproperlyConfigured(
-                f"unknown R2Storage option(s): {', '.join(sorted(unknown))}; "
-                f"options are R2Config fields: {', '.join(sorted(_FIELDS))}"
-            )
-        try:
-            config = R2Config.from_env(**options)
-        except ConfigError as exc:
-            raise ImproperlyConfigured(str(exc)) from exc
+        config = _config(options)
+        if isinstance(config, str):
+            # Django's debug page and error mails show every frame's locals: this frame
+            # lets go of the options first, and the error has no cause holding them.
+            del options
+            raise ImproperlyConfigured(config)
         self.allow_overwrite = allow_overwrite
         self.store = R2Store(config)
 
