@@ -112,25 +112,43 @@ def proxy_prefix(value: str) -> str:
     return path
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _shown(url: str) -> str:
+    """*url* as an error message may echo it: quoted, and without its user info.
+
+    Made for URLs that failed their checks, so it parses nothing: everything from
+    the start of the authority up to the last ``@`` may be a password (a malformed
+    one may hold ``/``, ``#`` or ``@``), and becomes ``***``.
+    """
+    at = url.rfind("@")
+    if at >= 0:
+        scheme = _SCHEME.match(url)
+        start = scheme.end() if scheme and scheme.end() <= at else 0
+        url = f"{url[:start]}***{url[at:]}"
+    return repr(url)
+
+
 def _url_problem(url: str, *, allow_path: bool) -> str | None:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- raises ValueError on a malformed port
     except ValueError:
-        return f"is not a valid URL: {url!r}"
+        return f"is not a valid URL: {_shown(url)}"
     # urlsplit() silently drops tabs and newlines, so check the text itself.
     if not url.isprintable() or any(ch.isspace() for ch in url):
-        return f"must not contain spaces or control characters, got {url!r}"
+        return f"must not contain spaces or control characters, got {_shown(url)}"
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"must be an http(s) URL with a host, like https://example.com, got {url!r}"
+        return f"must be an http(s) URL with a host, like https://example.com, got {_shown(url)}"
     if parts.username or parts.password:
         # Not echoed: the user info may be a password.
         return "must not carry user info (user:password@); credentials go in R2_* variables"
     if parts.query or parts.fragment:
-        return f"must not carry a query or fragment, got {url!r}"
+        return f"must not carry a query or fragment, got {_shown(url)}"
     if not allow_path and parts.path.strip("/"):
         return (
-            f"must not contain a path, got {url!r}; the bucket goes in R2_BUCKET_NAME, "
+            f"must not contain a path, got {_shown(url)}; the bucket goes in R2_BUCKET_NAME, "
             "not the endpoint"
         )
     return None
@@ -544,7 +562,7 @@ def _public_url(domain: str, url: str) -> tuple[str | None, ConfigProblem | None
         if not host or "/" in host or "?" in host or "#" in host:
             return None, ConfigProblem(
                 "R2_PUBLIC_DOMAIN",
-                f"must be a host name like pub-xxxx.r2.dev, without a path, got {domain!r}; "
+                f"must be a host name like pub-xxxx.r2.dev, without a path, got {_shown(domain)}; "
                 "use R2_PUBLIC_URL for a base URL with a path",
             )
         scheme = "http://" if domain.startswith("http://") else "https://"
@@ -552,7 +570,7 @@ def _public_url(domain: str, url: str) -> tuple[str | None, ConfigProblem | None
     if from_domain and url and from_domain.lower() != url.lower():
         return None, ConfigProblem(
             "R2_PUBLIC_DOMAIN / R2_PUBLIC_URL",
-            f"disagree ({from_domain!r} vs {url!r}); set only one of them",
+            f"disagree ({_shown(from_domain)} vs {_shown(url)}); set only one of them",
         )
     return (url or from_domain), None
 

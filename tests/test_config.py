@@ -826,3 +826,83 @@ def test_direct_construction_checks_types(field: str, value: Any) -> None:
     with pytest.raises(ConfigError) as info:
         R2Config(**{**MINIMAL_FIELDS, field: value})
     assert [p.name for p in info.value.problems] == [field]
+
+
+# -- user info in a URL is never echoed -----------------------------------------------------
+
+#: One malformed URL per check that echoes its value: (variable, URL with {u} for user info,
+#: other variables).
+URL_BRANCHES: dict[str, tuple[str, str, dict[str, str]]] = {
+    "endpoint_bad_port": ("R2_ENDPOINT_URL", "https://{u}example.com:99999", {}),
+    "endpoint_port_not_a_number": ("R2_ENDPOINT_URL", "https://{u}example.com:port", {}),
+    "endpoint_space": ("R2_ENDPOINT_URL", "https://{u}example .com", {}),
+    "endpoint_control_character": ("R2_ENDPOINT_URL", "https://{u}exam\tple.com", {}),
+    "endpoint_wrong_scheme": ("R2_ENDPOINT_URL", "ftp://{u}example.com", {}),
+    "endpoint_no_scheme": ("R2_ENDPOINT_URL", "{u}example.com", {}),
+    "endpoint_no_host": ("R2_ENDPOINT_URL", "https://{u}", {}),
+    "endpoint_query": ("R2_ENDPOINT_URL", "https://{u}example.com?a=1", {}),
+    "endpoint_fragment": ("R2_ENDPOINT_URL", "https://{u}example.com#top", {}),
+    "endpoint_path": ("R2_ENDPOINT_URL", "https://{u}example.com/bucket", {}),
+    "endpoint_user_info": ("R2_ENDPOINT_URL", "https://{u}example.com", {}),
+    "public_url_bad_port": ("R2_PUBLIC_URL", "https://{u}cdn.example.com:0x50", {}),
+    "public_url_space": ("R2_PUBLIC_URL", "https://{u}cdn.example.com/a b", {}),
+    "public_url_wrong_scheme": ("R2_PUBLIC_URL", "ftp://{u}cdn.example.com", {}),
+    "public_url_query": ("R2_PUBLIC_URL", "https://{u}cdn.example.com/?v=1", {}),
+    "public_url_user_info": ("R2_PUBLIC_URL", "https://{u}cdn.example.com/media", {}),
+    "public_url_disagrees": (
+        "R2_PUBLIC_URL",
+        "https://{u}b.example.com",
+        {"R2_PUBLIC_DOMAIN": "a.example.com"},
+    ),
+    "public_domain_path": ("R2_PUBLIC_DOMAIN", "{u}cdn.example.com/media", {}),
+    "public_domain_scheme_and_path": ("R2_PUBLIC_DOMAIN", "https://{u}cdn.example.com/m", {}),
+    "public_domain_query": ("R2_PUBLIC_DOMAIN", "{u}cdn.example.com?x", {}),
+    "public_domain_bad_port": ("R2_PUBLIC_DOMAIN", "{u}cdn.example.com:99999", {}),
+    "public_domain_space": ("R2_PUBLIC_DOMAIN", "{u}cdn example.com", {}),
+    "public_domain_user_info": ("R2_PUBLIC_DOMAIN", "{u}cdn.example.com", {}),
+    "public_domain_disagrees": (
+        "R2_PUBLIC_DOMAIN",
+        "{u}a.example.com",
+        {"R2_PUBLIC_URL": "https://b.example.com"},
+    ),
+}
+
+#: The R2Config field each URL variable sets, for direct construction.
+_URL_FIELDS = {"R2_ENDPOINT_URL": "endpoint_url", "R2_PUBLIC_URL": "public_url"}
+
+_PASSWORD = st.text(
+    alphabet=string.ascii_letters + string.digits + "-._~!$&'()*+,;=%:", min_size=8, max_size=30
+)
+
+
+def _url_errors(branch: str, userinfo: str) -> list[ConfigError]:
+    """The ConfigErrors for *branch* with *userinfo*: from the environment and, for the
+    variables that are fields, from direct construction."""
+    var, template, others = URL_BRANCHES[branch]
+    url = template.format(u=userinfo)
+    errors = [env_error(**{var: url}, **others)]
+    if var in _URL_FIELDS and not others:
+        errors.append(field_error(**{_URL_FIELDS[var]: url}))
+    return errors
+
+
+@pytest.mark.parametrize("branch", list(URL_BRANCHES))
+@given(password=_PASSWORD)
+def test_url_checks_never_echo_a_password(branch: str, password: str) -> None:
+    """Every check of a URL setting reports it without the password of its user info."""
+    plain = "".join(str(error) for error in _url_errors(branch, "user:x@"))
+    assume(password not in plain)
+    for error in _url_errors(branch, f"user:{password}@"):
+        assert [problem.name for problem in error.problems] != []
+        assert password not in str(error)
+        assert password not in repr(error)
+        assert all(password not in problem.message for problem in error.problems)
+
+
+@pytest.mark.parametrize("branch", list(URL_BRANCHES))
+@pytest.mark.parametrize("password", ["pa/ss-word", "p@ss@word", "pass word", "pa#ss?word"])
+def test_url_checks_never_echo_an_awkward_password(branch: str, password: str) -> None:
+    """A password holding '/', '@', a space, '#' or '?' is not echoed either."""
+    for error in _url_errors(branch, f"user:{password}@"):
+        assert password not in str(error)
+        assert password not in repr(error)
