@@ -130,6 +130,51 @@ def _shown(url: str) -> str:
     return repr(url)
 
 
+# What botocore accepts as an endpoint's host (botocore.utils.is_valid_endpoint_url and
+# is_valid_ipv6_endpoint_url), written out here because `import r2store` must not load
+# botocore: anything else is a raw ValueError at the first request, not at startup.
+# Its patterns are kept as botocore writes them, IGNORECASE and Unicode \d included.
+_HOST_NAME = re.compile(r"((?!-)[A-Z\d-]{1,63}(?<!-)\.)*((?!-)[A-Z\d-]{1,63}(?<!-))", re.IGNORECASE)
+_HEX = "[0-9A-Fa-f]{1,4}"
+_IPV4 = r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}"
+_LS32 = f"(?:{_HEX}:{_HEX}|{_IPV4})"
+# RFC 3986's IPv6address, one alternative per position of "::".
+_IPV6 = "|".join(
+    [
+        f"(?:{_HEX}:){{6}}{_LS32}",
+        f"::(?:{_HEX}:){{5}}{_LS32}",
+        f"(?:{_HEX})?::(?:{_HEX}:){{4}}{_LS32}",
+        f"(?:(?:{_HEX}:)?{_HEX})?::(?:{_HEX}:){{3}}{_LS32}",
+        f"(?:(?:{_HEX}:){{0,2}}{_HEX})?::(?:{_HEX}:){{2}}{_LS32}",
+        f"(?:(?:{_HEX}:){{0,3}}{_HEX})?::{_HEX}:{_LS32}",
+        f"(?:(?:{_HEX}:){{0,4}}{_HEX})?::{_LS32}",
+        f"(?:(?:{_HEX}:){{0,5}}{_HEX})?::{_HEX}",
+        f"(?:(?:{_HEX}:){{0,6}}{_HEX})?::",
+    ]
+)
+_ZONE_ID = r"(?:%25|%)(?:[A-Za-z0-9._!\-~]|%[a-fA-F0-9]{2})+"
+_IPV6_HOST = re.compile(f"(?:{_IPV6})(?:{_ZONE_ID})?")
+
+
+def _endpoint_host_valid(url: str) -> bool:
+    """Whether botocore accepts *url*'s host for an endpoint: host names of letters,
+    digits and ``-`` in dot-separated labels (IPv4 addresses among them), or an IPv6
+    address in brackets."""
+    if "\t" in url or "\r" in url or "\n" in url:
+        return False
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if host is None:
+        return False
+    if _IPV6_HOST.fullmatch(host):
+        return True
+    if len(host) > 255:
+        return False
+    return _HOST_NAME.fullmatch(host.removesuffix(".")) is not None
+
+
 def _url_problem(url: str, *, allow_path: bool) -> str | None:
     try:
         parts = urlsplit(url)
@@ -258,6 +303,12 @@ class R2Config:
 
         if self.endpoint_url:
             problem = _url_problem(self.endpoint_url, allow_path=False)
+            if problem is None and not _endpoint_host_valid(self.endpoint_url):
+                host = urlsplit(self.endpoint_url).hostname
+                problem = (
+                    f"{host!r} is not a host name botocore accepts: letters, digits and '-' "
+                    "in dot-separated labels (no '_'), or an IPv6 address in brackets"
+                )
             check("endpoint_url", problem is None, str(problem))
         if self.account_id is not None:
             check(

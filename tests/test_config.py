@@ -13,7 +13,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from r2store import ConfigError, R2Config, r2_enabled
-from r2store.config import ENV_VARS, JURISDICTIONS, MiB, parse_bool
+from r2store.config import ENV_VARS, JURISDICTIONS, MiB, _endpoint_host_valid, parse_bool
 
 ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
 SECRET = "s3cr3t-Value-that-must-never-leak"
@@ -333,6 +333,130 @@ def test_endpoint_url_with_path_is_invalid(url: str) -> None:
     assert names(error) == ["R2_ENDPOINT_URL"]
     assert "must not contain a path" in str(error)
     assert "the bucket goes in R2_BUCKET_NAME" in str(error)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://moto_host:9100",
+        "https://-r2.example.com",
+        "https://r2-.example.com",
+        "https://r2..example.com",
+        f"https://{'a' * 64}.example.com",
+        "https://r2.exämple.com",
+    ],
+)
+def test_endpoint_host_botocore_refuses_is_invalid(url: str) -> None:
+    """An endpoint host botocore would refuse at the first request is refused at once."""
+    error = env_error(R2_ENDPOINT_URL=url)
+
+    assert names(error) == ["R2_ENDPOINT_URL"]
+    assert "is not a host name botocore accepts" in str(error)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://{ACCOUNT_ID}.eu.r2.cloudflarestorage.com",
+        "http://127.0.0.1:9000",
+        "http://localhost:9000",
+        "http://moto-host:9100",
+        "https://R2.Example.COM.",
+        "http://[::1]:9000",
+        "http://[fe80::1%25eth0]:9000",
+        "http://[::ffff:10.0.0.1]",
+    ],
+)
+def test_endpoint_hosts_botocore_accepts_are_valid(url: str) -> None:
+    """Host names, IPv4 and bracketed IPv6 addresses that botocore accepts pass."""
+    assert from_env(R2_ENDPOINT_URL=url).endpoint == url.rstrip("/")
+
+
+def _botocore_accepts(url: str) -> bool:
+    """botocore's own verdict on an endpoint URL, as its Endpoint class reaches it."""
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    try:
+        return bool(is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url))
+    except ValueError:  # urlsplit() refuses it: botocore cannot use it either
+        return False
+
+
+#: Endpoint URLs at the edges of botocore's rules.
+ENDPOINT_CORPUS = [
+    "http://a",
+    "http://a.",
+    "http://a..",
+    "http://.a",
+    "http://a_b",
+    "http://a-b",
+    "http://-a",
+    "http://a-",
+    "http://1.2.3.4",
+    "http://999.999.999.999",
+    "http://1.2.3",
+    f"http://{'a' * 63}",
+    f"http://{'a' * 64}",
+    f"http://{'a.' * 127}a",
+    f"http://{'a.' * 128}a",
+    f"http://{'a' * 63}.{'b' * 63}.{'c' * 63}.{'d' * 63}",
+    "http://\u017f.example.com",
+    "http://\u0131.example.com",
+    "http://\u212a.example.com",
+    "http://\u0660.example.com",
+    "http://\u00e9.example.com",
+    "http://[::1]",
+    "http://[::]",
+    "http://[1::2::3]",
+    "http://[::1%25lo]",
+    "http://[::1%lo]",
+    "http://[::1%25%41]",
+    "http://[::1%25]",
+    "http://[fe80::1%25eth0]:80",
+    "http://[1:2:3:4:5:6:7:8]",
+    "http://[1:2:3:4:5:6:7:8:9]",
+    "http://[::ffff:1.2.3.4]",
+    "http://[::ffff:1.2.3]",
+    "http://[v1.fe]",
+    "http://[12345::1]",
+    "http://[a:b]",
+    "http://example.com:80",
+    "http://example.com:",
+    "http://example.com\t",
+    "http://exam\nple.com",
+    "http://",
+    "http://:80",
+    "http://user@example.com",
+    "http://a b",
+    "http://a%20b",
+    "http://a/b",
+]
+
+
+@pytest.mark.parametrize("url", ENDPOINT_CORPUS)
+def test_endpoint_host_check_agrees_with_botocore(url: str) -> None:
+    """r2store's endpoint host check gives botocore's verdict on each edge case."""
+    assert _endpoint_host_valid(url) is _botocore_accepts(url)
+
+
+_HOST_CHARS = st.sampled_from(
+    [*"abcXYZ019-._:[]%@/ ", "\u017f", "\u0131", "\u212a", "\u0660", "\u00e9", "\t", "25"]
+)
+
+
+@given(
+    host=st.lists(_HOST_CHARS, max_size=20).map("".join)
+    | st.lists(st.sampled_from(["a", "ab-c", "0", "1a", "-", "x" * 63, ""]), max_size=6).map(
+        ".".join
+    )
+    | st.ip_addresses(v=6).map(lambda ip: f"[{ip}]")
+    | st.ip_addresses(v=4).map(str),
+    port=st.sampled_from(["", ":80", ":", ":x"]),
+)
+def test_endpoint_host_check_agrees_with_botocore_everywhere(host: str, port: str) -> None:
+    """On generated hosts, r2store's check accepts exactly the endpoints botocore accepts."""
+    url = f"https://{host}{port}"
+    assert _endpoint_host_valid(url) is _botocore_accepts(url)
 
 
 def test_endpoint_url_error_without_path_has_no_bucket_hint() -> None:

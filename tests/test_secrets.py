@@ -847,6 +847,9 @@ DJANGO_FAILURES: dict[str, Callable[[str], object]] = {
     "r2storage_from_os_environ": lambda _: R2Storage(),
     "r2storage_given_options": lambda endpoint: _storage_on(endpoint, "Not_A_Bucket"),
     "r2storage_unknown_option": lambda _: R2Storage(secret_access_key=SECRET, nonsense=1),
+    "endpoint_host_botocore_refuses": lambda _: _storage_on("http://moto_host:9100", "media").save(
+        "a.txt", ContentFile(b"data")
+    ),
     "save_refused": lambda endpoint: _storage_on(endpoint, "answer-denied").save(
         "a.txt", ContentFile(b"data")
     ),
