@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 
 from ..config import R2Config, r2_enabled
@@ -30,14 +31,12 @@ def storages_from_env(
     startup, and any problem is ``ImproperlyConfigured`` naming each variable:
     never a quiet fallback to a disk that the next deploy wipes.
     """
-    from django.core.exceptions import ImproperlyConfigured
-
-    enabled, problem = _check(environ, options)
-    if problem is not None:
+    enabled, error = _check(environ, options)
+    if error is not None:
         # Django's debug page and error mails show every frame's locals: this frame lets
-        # go of the secrets first, and the error has no cause holding them (see _check).
+        # go of the secrets first, and the error's cause has no frames (see _check).
         del environ, options
-        raise ImproperlyConfigured(problem)
+        raise error
     if enabled:
         default: dict[str, Any] = {"BACKEND": "r2store.django.R2Storage"}
         if options:
@@ -49,16 +48,26 @@ def storages_from_env(
 
 def _check(
     environ: Mapping[str, str] | None, options: Mapping[str, Any] | None
-) -> tuple[bool, str | None]:
-    """Whether R2 is on, and the configuration's problems as text (None when it is valid).
-
-    The ConfigError is turned into text here and dropped: its traceback's frames hold
-    the environment and the values read from it, secrets included.
-    """
+) -> tuple[bool, ImproperlyConfigured | None]:
+    """Whether R2 is on, and the error to raise when the configuration is not valid."""
     try:
         enabled = r2_enabled(environ)
         if enabled:
             R2Config.from_env(environ, **(options or {}))
     except ConfigError as exc:
-        return False, str(exc)
+        return False, improperly_configured(exc)
     return enabled, None
+
+
+def improperly_configured(exc: ConfigError) -> ImproperlyConfigured:
+    """*exc* for Django: an ImproperlyConfigured with the same message, whose cause is
+    *exc* without its traceback and without the exceptions chained to it.
+
+    Those frames hold the environment and the values read from it, secrets included,
+    and Django's debug page and error mails show every frame's locals. The cause stays
+    for its ``problems`` (``manage.py r2store_check`` lists them).
+    """
+    exc.__cause__ = exc.__context__ = None
+    error = ImproperlyConfigured(str(exc))
+    error.__cause__ = exc.with_traceback(None)
+    return error

@@ -24,6 +24,7 @@ from ..config import R2Config
 from ..errors import ConfigError, InvalidKeyError, ObjectExistsError
 from ..proxy import MediaProxy
 from ..store import R2Store
+from .settings import improperly_configured
 
 if TYPE_CHECKING:
     from ..writer import ObjectWriter
@@ -60,22 +61,18 @@ class _WrittenFile(File):  # type: ignore[type-arg]  # generic in django-stubs o
             self.close()
 
 
-def _config(options: dict[str, Any]) -> R2Config | str:
-    """The configuration from *options* over the environment, or what is wrong with it.
-
-    A ConfigError is turned into text here and dropped: its traceback's frames hold the
-    environment and the values read from it, secrets included.
-    """
+def _config(options: dict[str, Any]) -> R2Config | ImproperlyConfigured:
+    """The configuration from *options* over the environment, or the error to raise."""
     unknown = set(options) - set(_FIELDS)
     if unknown:
-        return (
+        return ImproperlyConfigured(
             f"unknown R2Storage option(s): {', '.join(sorted(unknown))}; "
             f"options are R2Config fields: {', '.join(sorted(_FIELDS))}"
         )
     try:
         return R2Config.from_env(**options)
     except ConfigError as exc:
-        return str(exc)
+        return improperly_configured(exc)
 
 
 @deconstructible
@@ -98,11 +95,11 @@ class R2Storage(_Deconstructible):
     @sensitive_variables("options")
     def __init__(self, *, allow_overwrite: bool = False, **options: Any) -> None:
         config = _config(options)
-        if isinstance(config, str):
+        if not isinstance(config, R2Config):
             # Django's debug page and error mails show every frame's locals: this frame
-            # lets go of the options first, and the error has no cause holding them.
+            # lets go of the options first, and the error's cause has no frames.
             del options
-            raise ImproperlyConfigured(config)
+            raise config
         self.allow_overwrite = allow_overwrite
         self.store = R2Store(config)
 
