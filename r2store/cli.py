@@ -35,7 +35,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ._version import __version__
 from .config import R2Config
-from .diagnostics import ProbeError, format_size, probe_bucket, url_mode_reason
+from .diagnostics import (
+    ProbeError,
+    endpoint_warnings,
+    format_size,
+    probe_bucket,
+    url_mode_reason,
+)
 from .errors import (
     ConfigError,
     InvalidKeyError,
@@ -203,12 +209,7 @@ def _config_warnings(config: R2Config) -> list[str]:
             "r2.dev and says it is not for production; connect a custom domain to the bucket "
             "and set R2_PUBLIC_DOMAIN to it"
         )
-    endpoint = config.endpoint
-    if endpoint.startswith("http://") and _host(endpoint) not in _LOOPBACK:
-        found.append(
-            f"R2_ENDPOINT_URL uses plain http ({endpoint}): objects cross the network "
-            "unencrypted; use https"
-        )
+    found += [str(warning) for warning in endpoint_warnings(config)]
     return found
 
 

@@ -6,8 +6,12 @@ same way.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import attrs
 
 from .errors import R2StoreError
 
@@ -15,7 +19,14 @@ if TYPE_CHECKING:
     from .config import R2Config
     from .store import R2Store
 
-__all__ = ["ProbeError", "format_size", "probe_bucket", "url_mode_reason"]
+__all__ = [
+    "EndpointWarning",
+    "ProbeError",
+    "endpoint_warnings",
+    "format_size",
+    "probe_bucket",
+    "url_mode_reason",
+]
 
 _PROBE = b"r2store check probe: safe to delete\n"
 
@@ -53,6 +64,64 @@ def probe_bucket(store: R2Store) -> str:
     if failure is not None:
         raise failure
     return key
+
+
+@attrs.frozen
+class EndpointWarning:
+    """An endpoint that works, but not as anyone would want in production."""
+
+    #: ``plain-http`` or ``not-r2``: what Django's system check ids are keyed on.
+    kind: str
+    #: What is wrong, as a clause (no final full stop).
+    message: str
+    #: What to do about it, as a clause.
+    hint: str
+
+    def __str__(self) -> str:
+        return f"{self.message}; {self.hint}"
+
+
+_R2_HOST = ".r2.cloudflarestorage.com"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def endpoint_warnings(config: R2Config) -> list[EndpointWarning]:
+    """What is worth a warning about the endpoint in use: plain http, or a host that is
+    not Cloudflare R2's. None for a loopback endpoint: that is a local test server."""
+    endpoint = config.endpoint
+    parts = urlsplit(endpoint)
+    host = (parts.hostname or "").removesuffix(".")
+    if _is_loopback(host):
+        return []
+    found = []
+    if parts.scheme == "http":
+        found.append(
+            EndpointWarning(
+                "plain-http",
+                f"R2_ENDPOINT_URL uses plain http ({endpoint}): objects cross the network "
+                "unencrypted",
+                "use https",
+            )
+        )
+    if not host.endswith(_R2_HOST):
+        found.append(
+            EndpointWarning(
+                "not-r2",
+                f"R2_ENDPOINT_URL points at {host}, not Cloudflare R2 "
+                f"(<account id>{_R2_HOST}): r2store is made for R2's behaviour and limits",
+                "leave R2_ENDPOINT_URL unset to use R2_ACCOUNT_ID's endpoint, or make sure "
+                "this server does conditional writes (If-None-Match: *) as R2 does",
+            )
+        )
+    return found
 
 
 def url_mode_reason(config: R2Config) -> str:

@@ -156,6 +156,18 @@ def test_check_warns_about_r2_dev_domains(cli: Run, monkeypatch: pytest.MonkeyPa
     assert "with 1 warning(s)" in result.out
 
 
+def test_check_warns_about_the_endpoint(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint off loopback over plain http, and not R2's, is two warnings before the probe."""
+    # .invalid never resolves (RFC 6761): the probe fails (after retries) without a connection.
+    monkeypatch.setenv("R2_ENDPOINT_URL", "http://r2store-test.invalid:9")
+    result = cli("check")
+    warnings = [line for line in result.err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2
+    assert "plain http (http://r2store-test.invalid:9)" in warnings[0]
+    assert "r2store-test.invalid, not Cloudflare R2" in warnings[1]
+    assert result.code == 1
+
+
 def test_check_strict_fails_on_warnings(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     """check --strict exits 1 when there is a warning."""
     monkeypatch.setenv("R2_PUBLIC_DOMAIN", "pub-0123456789abcdef.r2.dev")

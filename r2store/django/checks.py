@@ -11,10 +11,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls import Resolver404, resolve
 
 from ..config import R2Config
+from ..diagnostics import endpoint_warnings
 
 __all__ = ["check_r2store"]
 
 _BACKEND = "r2store.django.R2Storage"
+_ENDPOINT_WARNING_IDS = {"plain-http": "r2store.W003", "not-r2": "r2store.W004"}
 
 
 def _uses_r2() -> bool:
@@ -58,6 +60,14 @@ def _check_config(config: R2Config) -> list[checks.CheckMessage]:
                 hint="Connect a custom domain to the bucket and set R2_PUBLIC_DOMAIN to it, "
                 "or serve through the media proxy (USE_R2_MEDIA_PROXY=true).",
                 id="r2store.W001",
+            )
+        )
+    for warning in endpoint_warnings(config):
+        found.append(
+            checks.Warning(
+                f"{warning.message}.",
+                hint=f"{warning.hint[:1].upper()}{warning.hint[1:]}.",
+                id=_ENDPOINT_WARNING_IDS[warning.kind],
             )
         )
     if not config.media_proxy:

@@ -114,3 +114,40 @@ def test_manage_py_check_reports_r2store_errors(settings: Any, config: R2Config)
     settings.ROOT_URLCONF = "tests.django_tests.urls_without_proxy"
     with pytest.raises(SystemCheckError, match=r"r2store\.E002"):
         call_command("check")
+
+
+R2_ENDPOINT = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"
+
+
+def test_the_r2_endpoint_built_from_the_account_is_fine(settings: Any, config: R2Config) -> None:
+    """The endpoint built from R2_ACCOUNT_ID and a jurisdiction gives no warning."""
+    use_r2(
+        settings,
+        config,
+        endpoint_url=None,
+        account_id="0123456789abcdef0123456789abcdef",
+        jurisdiction="eu",
+    )
+    assert ids(settings) == []
+
+
+def test_the_r2_endpoint_given_as_a_url_is_fine(settings: Any, config: R2Config) -> None:
+    """R2's endpoint given in R2_ENDPOINT_URL gives no warning."""
+    use_r2(settings, config, endpoint_url=R2_ENDPOINT)
+    assert ids(settings) == []
+
+
+def test_plain_http_endpoint_is_w003(settings: Any, config: R2Config) -> None:
+    """An endpoint over plain http, off loopback, is r2store.W003."""
+    use_r2(settings, config, endpoint_url=R2_ENDPOINT.replace("https:", "http:"))
+    messages = check_r2store()
+    assert [m.id for m in messages] == ["r2store.W003"]
+    assert "unencrypted" in messages[0].msg
+
+
+def test_endpoint_other_than_r2_is_w004(settings: Any, config: R2Config) -> None:
+    """An endpoint that is not Cloudflare R2's, off loopback, is r2store.W004."""
+    use_r2(settings, config, endpoint_url="https://s3.eu-west-1.amazonaws.com")
+    messages = check_r2store()
+    assert [m.id for m in messages] == ["r2store.W004"]
+    assert "s3.eu-west-1.amazonaws.com" in messages[0].msg
