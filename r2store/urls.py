@@ -34,7 +34,7 @@ class URLBuilder:
     ``location`` -- is worked out once, here.
     """
 
-    __slots__ = ("_location", "_proxy", "_public", "_room", "_signer", "config")
+    __slots__ = ("_location", "_proxy", "_public", "_room", "_signed", "_signer", "config")
 
     def __init__(self, config: URLSettings) -> None:
         self.config = config
@@ -48,6 +48,7 @@ class URLBuilder:
             under = f"{quote_key(location)}/" if location else ""
             self._public = f"{config.public_url}/{under}"
         self._signer: QuerySigner | None = None
+        self._signed = _signed_prefix(config)
 
     def _quoted(self, key: str) -> str:
         """The checked, quoted key (relative to ``location``): the slow path."""
@@ -73,7 +74,9 @@ class URLBuilder:
         key's full length must still fit R2's limit). With
         ``proxy_signing_key`` set, the URL carries an expiry and an HMAC-SHA256
         signature (``?expires=...&signature=...``) that the proxy checks;
-        *expires_in* defaults to ``url_expires_in``.
+        *expires_in* defaults to ``url_expires_in``. The signature covers the bucket
+        and the full object key (``location`` included), so the URL works only on a
+        proxy serving that same object.
         """
         if type(key) is str and len(key) <= self._room and is_plain_key(key) is not None:
             quoted = key
@@ -91,7 +94,7 @@ class URLBuilder:
         # page renders the same URL for a while and browsers can cache the image.
         step = max(lifetime // 4, 1)
         expires = (int(time.time()) + lifetime + step - 1) // step * step
-        signature = _proxy_signature(secret, quoted, expires)
+        signature = _proxy_signature(secret, self._signed + quoted, expires)
         return f"{self._proxy}{quoted}?expires={expires}&signature={signature}"
 
     def presigned(
@@ -164,13 +167,27 @@ class URLBuilder:
         return signer
 
 
-def _proxy_signature(secret: str, quoted_key: str, expires: int) -> str:
+def _signed_prefix(config: R2Config) -> str:
+    """What a signed proxy URL's message starts with: the bucket, then the quoted
+    ``location/`` its keys are under (nothing when there is no location).
+
+    With the relative key after it, the message names one object, so a URL signed by
+    one store does not open another bucket's or location's object sharing the key.
+    A bucket name holds no newline, so the fields cannot run into each other.
+    """
+    location = config.location
+    return f"{config.bucket}\n{quote_key(location)}/" if location else f"{config.bucket}\n"
+
+
+def _proxy_signature(secret: str, object_name: str, expires: int) -> str:
+    """The signature of *object_name* (``_signed_prefix`` + the quoted relative key)
+    until *expires*."""
     # Imported on first use: hashlib's OpenSSL binding is slow to load.
     import base64
     import hashlib
     import hmac
 
-    message = f"{quoted_key}\n{expires}".encode()
+    message = f"{object_name}\n{expires}".encode()
     digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
@@ -180,8 +197,9 @@ def proxy_signature_valid(
 ) -> bool:
     """Whether a signed proxy URL's ``expires`` and ``signature`` are genuine and unexpired.
 
-    *key* is the decoded key from the request path. The comparison takes
-    constant time, so timing tells an attacker nothing.
+    *key* is the decoded key from the request path, relative to *config*'s
+    ``location``; the signature must have been made for *config*'s bucket and
+    location. The comparison takes constant time, so timing tells an attacker nothing.
     """
     secret = config.proxy_signing_key
     if secret is None or not expires or not signature:
@@ -192,5 +210,5 @@ def proxy_signature_valid(
         return False
     import hmac
 
-    expected = _proxy_signature(secret, quote_key(key), int(expires))
+    expected = _proxy_signature(secret, _signed_prefix(config) + quote_key(key), int(expires))
     return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))

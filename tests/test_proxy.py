@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import pytest
 
-from r2store import R2Store
+from r2store import R2Config, R2Store
 from r2store.objects import FIRST_CHUNK_SIZE
 from r2store.proxy import MediaProxy
-from tests.conftest import RequestLog, put_raw
+from tests.conftest import RequestLog, new_bucket, put_raw
 
 
 def test_untyped_uploads_get_a_guessed_type(store: R2Store) -> None:
@@ -267,3 +269,25 @@ def test_an_allowed_svg_stays_sandboxed(store: R2Store) -> None:
         "Content-Security-Policy"
     ]
     assert "sandbox" in [d.strip() for d in policy.split(";")]
+
+
+@pytest.mark.parametrize("other", ["bucket", "location"])
+def test_a_signed_url_works_only_for_its_bucket_and_location(
+    s3_endpoint: str, config: R2Config, other: str
+) -> None:
+    """A URL signed for one bucket and location is 403 on a proxy over another bucket or
+    location sharing the signing key, and 200 on its own."""
+    signed = attrs.evolve(config, proxy_signing_key="k" * 40, location="media")
+    changed: dict[str, Any] = (
+        {"bucket": new_bucket(s3_endpoint)} if other == "bucket" else {"location": "other"}
+    )
+    stores = [R2Store(signed), R2Store(attrs.evolve(signed, **changed))]
+    for store in stores:
+        store.save("a.txt", b"hello")
+    query = urlsplit(stores[0].url("a.txt")).query
+    own, replayed = (MediaProxy(store=store).handle("GET", "a.txt", {}, query) for store in stores)
+    for response in (own, replayed):
+        response.close()
+    assert (own.status, replayed.status) == (200, 403)
+    for store in stores:
+        store.close()

@@ -149,6 +149,17 @@ def test_signature_from_another_key_fails() -> None:
     assert not proxy_signature_valid(other, key, expires, signature)
 
 
+@pytest.mark.parametrize(
+    "change",
+    [{"bucket": "other-media"}, {"location": "other"}, {"location": ""}, {"location": "uploads/a"}],
+)
+def test_signature_is_bound_to_the_bucket_and_location(change: dict[str, Any]) -> None:
+    """A URL signed for one bucket and location is refused under another with the same key."""
+    key, expires, signature = signed_parts(proxy_url(SIGNED, "a.png"))
+    assert proxy_signature_valid(SIGNED, key, expires, signature)
+    assert not proxy_signature_valid(attrs.evolve(SIGNED, **change), key, expires, signature)
+
+
 @given(st.text(max_size=30), st.text(max_size=15), st.text(max_size=50))
 def test_signature_check_never_raises(key: str, expires: str, signature: str) -> None:
     """Arbitrary input to the signature check gives False, never an exception."""

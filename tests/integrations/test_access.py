@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from r2store import R2Store
-from r2store.urls import _proxy_signature
+from r2store.urls import _proxy_signature, _signed_prefix
 from tests.integrations.conftest import Bucket, Server
 from tests.integrations.helpers import OBJECTS, SIGNING_KEY
 
@@ -80,10 +80,10 @@ def test_a_lengthened_expiry_is_forbidden(
     assert response.status_code == 403
 
 
-def test_an_expired_url_is_forbidden(server: Server, client: httpx.Client) -> None:
+def test_an_expired_url_is_forbidden(server: Server, client: httpx.Client, signer: R2Store) -> None:
     """A correctly signed URL whose expiry has passed answers 403."""
     expires = int(time.time()) - 10
-    signature = _proxy_signature(SIGNING_KEY, "hello.txt", expires)
+    signature = _proxy_signature(SIGNING_KEY, _signed_prefix(signer.config) + "hello.txt", expires)
 
     response = client.get(
         server.url(f"/signed-proxy/hello.txt?expires={expires}&signature={signature}")
