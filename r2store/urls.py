@@ -167,7 +167,7 @@ class URLBuilder:
         return signer
 
 
-def _signed_prefix(config: R2Config) -> str:
+def _signed_prefix(config: URLSettings) -> str:
     """What a signed proxy URL's message starts with: the bucket, then the quoted
     ``location/`` its keys are under (nothing when there is no location).
 
