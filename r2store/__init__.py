@@ -20,6 +20,7 @@ from .errors import (
     PreconditionFailedError,
     R2StoreError,
     RangeNotSatisfiableError,
+    UpstreamBusyError,
     UpstreamError,
     UpstreamTimeoutError,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "R2StoreError",
     "RangeNotSatisfiableError",
     "Store",
+    "UpstreamBusyError",
     "UpstreamError",
     "UpstreamTimeoutError",
     "__version__",

@@ -18,7 +18,12 @@ What the two paths share, so that a caller cannot tell them apart:
 * retries: what botocore's standard mode retries (connection errors, timeouts, 500, 502,
   503, 504 and the throttling codes; also 429), with its backoff: ``random() * min(2 **
   (attempt - 1), 20)`` seconds. Only until the response headers arrive: a body that breaks
-  off mid-stream is an error for the reader, never a silent restart.
+  off mid-stream is an error for the reader, never a silent restart. Inside
+  :func:`r2store._budget.limited` (the media proxy's requests) fewer attempts, shorter
+  waits and a deadline apply.
+* the pool: at most ``max_pool_connections`` connections, ever. A request beyond it waits
+  for one to come free (up to ``read_timeout``, or the deadline), then fails with
+  :class:`~r2store.errors.UpstreamBusyError`; botocore's pool would open another.
 * proxies (``client_config.proxies``, else ``HTTPS_PROXY``, ``HTTP_PROXY`` and
   ``NO_PROXY``) and ``AWS_CA_BUNDLE``, which botocore honours. Other ``client_config``
   options (``proxies_config``, ``client_cert``, virtual addressing, ...) apply to writes
@@ -46,10 +51,11 @@ from urllib3.connection import HTTPConnection
 from urllib3.exceptions import ProtocolError, ProxyError, SSLError
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
+from . import _budget
 from ._presign import QuerySigner, encode_query
 from ._version import __version__
 from .config import R2Config
-from .errors import UpstreamError
+from .errors import UpstreamError, UpstreamTimeoutError
 from .keys import quote_key
 
 __all__ = [
@@ -216,13 +222,18 @@ class Transport:
         read_timeout = settings.get("read_timeout", config.read_timeout)
         pool_size = settings.get("max_pool_connections", config.max_pool_connections)
         self._max_attempts = _attempts(settings.get("retries"), max_attempts)
+        self._connect_timeout: float = connect_timeout
+        self._read_timeout: float = read_timeout
+        self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self._user_agent = f"r2store/{__version__}"
         pool_options: dict[str, Any] = {
             "maxsize": pool_size,
-            # Over the limit, make another connection rather than wait; urllib3 then logs
-            # "Connection pool is full" when it cannot keep it, as botocore's pool does.
-            "block": False,
-            "timeout": urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            # Over the limit, wait for a connection rather than make another (botocore's
+            # pool makes one, then logs "Connection pool is full" as it throws it away):
+            # a proxy whose clients stop reading would otherwise hold one connection to
+            # R2 per client, without limit. Streamed bodies give theirs back on close.
+            "block": True,
+            "timeout": self._timeout,
             "retries": False,
             # As botocore's client has it (tcp_keepalive=True): idle pooled connections
             # behind a NAT stay usable.
@@ -312,9 +323,14 @@ class Transport:
         target = f"{path}?{encode_query(query)}" if query else path
         url = self._base + target
         pool = self._pool
+        budget = _budget.current()
+        max_attempts = self._max_attempts
+        if budget is not None:
+            max_attempts = min(max_attempts, budget.attempts)
         attempt = 0
         while True:
             attempt += 1
+            timeout, pool_timeout = self._timeouts(budget)
             # Signed again for each attempt, as botocore does: the date moves on.
             sent = self._signer.sign_headers(method, path, query=query, headers=headers)
             sent["user-agent"] = self._user_agent
@@ -330,23 +346,73 @@ class Transport:
                     # The bytes as stored: an object saved with Content-Encoding: gzip is
                     # served compressed, as botocore serves it.
                     decode_content=False,
+                    timeout=timeout,
+                    # Typed int in urllib3, but a float is what its queue.get() takes.
+                    pool_timeout=pool_timeout,  # type: ignore[arg-type]
                 )
             except _RETRY_EXCEPTIONS as exc:
-                if attempt >= self._max_attempts:
+                wait = _wait(attempt, max_attempts, budget)
+                if wait is None:
                     raise
                 logger.debug("%s %s: %s; retrying", method, target, type(exc).__name__)
-                time.sleep(_backoff(attempt))
+                time.sleep(wait)
                 continue
             logger.debug("%s %s: %d", method, target, response.status)
             if response.status in _SUCCESS:
+                if stream and timeout is not self._timeout:
+                    self._restore_read_timeout(response)
                 return response
             error = _error(operation, response, streamed=stream)
-            if attempt >= self._max_attempts or not (
-                error.status in _RETRY_STATUSES or error.code in _RETRY_CODES
-            ):
+            wait = None
+            if error.status in _RETRY_STATUSES or error.code in _RETRY_CODES:
+                wait = _wait(attempt, max_attempts, budget)
+            if wait is None:
                 raise error
             logger.debug("%s %s: %s; retrying", method, target, error.code)
-            time.sleep(_backoff(attempt))
+            time.sleep(wait)
+
+    def _timeouts(self, budget: _budget.Budget | None) -> tuple[urllib3.Timeout, float]:
+        """The next attempt's timeouts, and how long it may wait for a pooled connection.
+
+        A library call waits for a connection as long as it would for R2's answer; under a
+        budget, nothing may outlast the deadline.
+        """
+        if budget is None:
+            return self._timeout, self._read_timeout
+        remaining = budget.remaining()
+        if remaining <= 0:
+            raise UpstreamTimeoutError(f"R2 did not answer within {budget.seconds:g} s")
+        if remaining >= self._read_timeout and remaining >= self._connect_timeout:
+            return self._timeout, remaining
+        timeout = urllib3.Timeout(
+            connect=min(self._connect_timeout, remaining), read=min(self._read_timeout, remaining)
+        )
+        return timeout, remaining
+
+    def _restore_read_timeout(self, response: urllib3.BaseHTTPResponse) -> None:
+        """Give a body the configured read timeout: the deadline bounds the wait for the
+        headers, not how long a large body may take to stream."""
+        connection = response.connection
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            sock.settimeout(self._read_timeout)
+
+
+def _wait(attempt: int, max_attempts: int, budget: _budget.Budget | None) -> float | None:
+    """Seconds to wait before retrying after failed *attempt*, or None to give up.
+
+    Under a budget, the wait is short and a retry is made only if a quarter of the budget's
+    time is left after it: a retry with less would mostly add a timeout to a late answer.
+    """
+    if attempt >= max_attempts:
+        return None
+    wait = _backoff(attempt)
+    if budget is None:
+        return wait
+    wait = min(wait, budget.max_backoff)
+    if budget.remaining() - wait < budget.seconds / 4:
+        return None
+    return wait
 
 
 def _backoff(attempt: int) -> float:

@@ -243,6 +243,12 @@ class R2Config:
     read_timeout: float = 60.0
     #: Connections kept to R2; sized for a proxy serving many requests at once.
     max_pool_connections: int = 32
+    #: Seconds the media proxy gives R2 to answer one request, retries included; then it
+    #: answers 504 (or 503 for a throttled key). The body's streaming is not bounded by it.
+    proxy_timeout: float = 10.0
+    #: Attempts the media proxy makes for one R2 request: a throttled key must not hold a
+    #: server thread through the library's 5 attempts and their backoff.
+    proxy_max_attempts: int = 2
     #: Uploads larger than this go multipart.
     multipart_threshold: int = 16 * MiB
     #: Part size for multipart uploads (grown when a file would need more than 10,000 parts).
@@ -338,7 +344,7 @@ class R2Config:
             )
         found += _url_setting_problems(self)
         # An infinite timeout passes "> 0" but overflows the socket layer on first use.
-        for field in ("connect_timeout", "read_timeout"):
+        for field in ("connect_timeout", "read_timeout", "proxy_timeout"):
             seconds: float = getattr(self, field)
             check(
                 field,
@@ -347,6 +353,7 @@ class R2Config:
             )
         limits = {
             "max_pool_connections": (1, 10_000, "must be at least 1"),
+            "proxy_max_attempts": (1, 10, "must be from 1 to 10"),
             "max_concurrency": (1, 1_000, "must be at least 1 (and at most 1000)"),
             "multipart_chunksize": (
                 5 * MiB,
@@ -480,6 +487,8 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "connect_timeout": ("R2_CONNECT_TIMEOUT", _float),
     "read_timeout": ("R2_READ_TIMEOUT", _float),
     "max_pool_connections": ("R2_MAX_POOL_CONNECTIONS", _int),
+    "proxy_timeout": ("R2_PROXY_TIMEOUT", _float),
+    "proxy_max_attempts": ("R2_PROXY_MAX_ATTEMPTS", _int),
     "multipart_threshold": ("R2_MULTIPART_THRESHOLD", _int),
     "multipart_chunksize": ("R2_MULTIPART_CHUNKSIZE", _int),
     "max_concurrency": ("R2_MAX_CONCURRENCY", _int),

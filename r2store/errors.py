@@ -36,6 +36,7 @@ __all__ = [
     "PreconditionFailedError",
     "R2StoreError",
     "RangeNotSatisfiableError",
+    "UpstreamBusyError",
     "UpstreamError",
     "UpstreamTimeoutError",
     "map_error",
@@ -140,11 +141,32 @@ class UpstreamTimeoutError(UpstreamError, TimeoutError):
     """R2 did not answer in time."""
 
 
+class UpstreamBusyError(UpstreamError):
+    """R2 asked to slow down (429, 503 ``SlowDown``) on every attempt, or no connection
+    to it came free in time: trying again later may succeed."""
+
+
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404", "NoSuchBucket"})
 _DENIED_CODES = frozenset(
     {"AccessDenied", "403", "401", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 )
 _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
+# Answers that mean "not now": R2 throttles a key read or written too often with 429 or
+# 503 SlowDown; the rest are the throttling codes botocore's standard retry mode knows.
+_BUSY_STATUSES = frozenset({429, 503})
+_BUSY_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "RequestThrottled",
+    }
+)
 # R2 answers concurrent conditional writes to one key with 409.
 _CONFLICT_CODES = frozenset({"ConditionalRequestConflict", "409"})
 
@@ -195,8 +217,14 @@ def map_error(exc: Exception, *, key: str | None = None, creating: bool = False)
             return RangeNotSatisfiableError(
                 f"range not satisfiable{about}", size=int(actual) if actual.isdigit() else None
             )
-        return UpstreamError(f"R2 request failed{about}: {code or 'HTTP'} {status or ''}".rstrip())
+        failed = f"{code or 'HTTP'} {status or ''}".rstrip()
+        if code in _BUSY_CODES or status in _BUSY_STATUSES:
+            return UpstreamBusyError(f"R2 asked to slow down{about}: {failed}")
+        return UpstreamError(f"R2 request failed{about}: {failed}")
     name = type(exc).__name__
+    if name == "EmptyPoolError":
+        # urllib3's pool blocks at max_pool_connections (see _transport): none came free.
+        return UpstreamBusyError(f"no connection to R2 came free in time{about}")
     if name == "ParamValidationError":
         # A request botocore refused to send: a bug or a value we failed to check.
         return R2StoreError(f"invalid request parameters{about}")

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 
 import attrs
 
-from . import _http, urls
+from . import _budget, _http, urls
 from .errors import (
     AccessDeniedError,
     InvalidKeyError,
@@ -30,6 +30,7 @@ from .errors import (
     PreconditionFailedError,
     R2StoreError,
     RangeNotSatisfiableError,
+    UpstreamBusyError,
     UpstreamTimeoutError,
 )
 from .keys import object_key
@@ -38,7 +39,7 @@ from .objects import DEFAULT_CHUNK_SIZE, FIRST_CHUNK_SIZE, ObjectReader, ObjectS
 if TYPE_CHECKING:
     from .protocol import Store
 
-__all__ = ["Authorize", "MediaProxy", "ProxyResponse"]
+__all__ = ["RETRY_AFTER", "Authorize", "MediaProxy", "ProxyResponse", "busy"]
 
 logger = logging.getLogger("r2store.proxy")
 
@@ -49,6 +50,11 @@ Authorize = Callable[[Any, str], bool]
 
 _ALLOW = "GET, HEAD"
 _DEFAULT_CACHE_CONTROL = "public, max-age=3600"
+#: Seconds a 503 asks the client to wait (``Retry-After``): R2 throttles a key for about
+#: a second, and a slot of a busy proxy frees as soon as one stream ends.
+RETRY_AFTER = 1
+#: The longest wait between the proxy's attempts: a client is waiting.
+_PROXY_MAX_BACKOFF = 0.5
 
 
 def _lower_types(types: Iterable[str]) -> frozenset[str]:
@@ -138,9 +144,16 @@ class MediaProxy:
         if self.authorize is not None and not self.authorize(request, key):
             return _plain(403, "Forbidden")
         try:
-            if method == "HEAD":
-                return self._head(key, headers)
-            return self._get(key, headers)
+            # Every R2 request made for this one -- a HEAD after a 416, a second GET for a
+            # stale If-Range -- shares its deadline and few attempts (see _budget).
+            with _budget.limited(
+                attempts=config.proxy_max_attempts,
+                seconds=config.proxy_timeout,
+                max_backoff=_PROXY_MAX_BACKOFF,
+            ):
+                if method == "HEAD":
+                    return self._head(key, headers)
+                return self._get(key, headers)
         except ObjectNotFoundError:
             return _plain(404, "Not Found")
         except PreconditionFailedError:
@@ -148,6 +161,9 @@ class MediaProxy:
         except UpstreamTimeoutError:
             logger.warning("media proxy: R2 timed out serving %r", key, exc_info=True)
             return _plain(504, "Gateway Timeout")
+        except UpstreamBusyError:
+            logger.warning("media proxy: R2 is throttling or busy serving %r", key, exc_info=True)
+            return busy()
         except (AccessDeniedError, R2StoreError):
             logger.error("media proxy: R2 failed serving %r", key, exc_info=True)
             return _plain(502, "Bad Gateway")
@@ -244,6 +260,11 @@ class MediaProxy:
         return ProxyResponse(
             304, [*self._caching_headers(stat), *_http.NOT_MODIFIED_SECURITY_HEADERS]
         )
+
+
+def busy() -> ProxyResponse:
+    """503 with ``Retry-After``: R2 is throttling the key, or the proxy has no free stream."""
+    return _plain(503, "Service Unavailable", [("Retry-After", str(RETRY_AFTER))])
 
 
 def _plain(status: int, text: str, extra: Iterable[tuple[str, str]] = ()) -> ProxyResponse:

@@ -166,6 +166,9 @@ class Relay:
         self.seen: list[Seen] = []
         #: Connections accepted from clients.
         self.connections = 0
+        #: Client connections open now, and the most open at once since :meth:`forget`.
+        self.open = 0
+        self.peak = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._clients: set[socket.socket] = set()
@@ -257,6 +260,7 @@ class Relay:
             self._faults.clear()
             self.seen.clear()
             self.connections = 0
+            self.peak = self.open
 
     def count(self, method: str | None = None, path: str | None = None) -> int:
         """How many requests came in with *method* and *path* in their target (faulted or not)."""
@@ -293,6 +297,8 @@ class Relay:
             with self._lock:
                 self._clients.add(client)
                 self.connections += 1
+                self.open += 1
+                self.peak = max(self.peak, self.open)
             thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
             self._threads.append(thread)
             thread.start()
@@ -318,6 +324,7 @@ class Relay:
             reader.close()
             with self._lock:
                 self._clients.discard(client)
+                self.open -= 1
             if reset:
                 _reset(client)
             else:

@@ -23,6 +23,7 @@ from r2store import (
     R2Store,
     R2StoreError,
     RangeNotSatisfiableError,
+    UpstreamBusyError,
     UpstreamError,
     UpstreamTimeoutError,
 )
@@ -51,8 +52,8 @@ def client_error(code: str, status: int) -> ClientError:
         ("304", 304, NotModifiedError),
         ("InvalidRange", 416, RangeNotSatisfiableError),
         ("InternalError", 500, UpstreamError),
-        ("SlowDown", 503, UpstreamError),
-        ("TooManyRequests", 429, UpstreamError),
+        ("SlowDown", 503, UpstreamBusyError),
+        ("TooManyRequests", 429, UpstreamBusyError),
     ],
 )
 def test_client_errors_map_by_code_and_status(code: str, status: int, expected: type) -> None:
@@ -190,8 +191,8 @@ def error_xml(code: str, **fields: str) -> bytes:
         (304, b"", NotModifiedError),
         (416, error_xml("InvalidRange"), RangeNotSatisfiableError),
         (500, error_xml("InternalError"), UpstreamError),
-        (503, b"<html>not xml", UpstreamError),
-        (429, b"", UpstreamError),
+        (503, b"<html>not xml", UpstreamBusyError),
+        (429, b"", UpstreamBusyError),
     ],
 )
 def test_s3_answers_map_like_client_errors(status: int, body: bytes, expected: type) -> None:

@@ -10,6 +10,7 @@ multipart upload and no local temporary file behind.
 from __future__ import annotations
 
 import http.client
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from r2store import (
     ObjectExistsError,
     R2Store,
     R2StoreError,
+    UpstreamBusyError,
     UpstreamError,
     UpstreamTimeoutError,
     _transport,
@@ -78,8 +80,8 @@ FAULTS: dict[str, Queue] = {
 #: What a persistent fault of each kind ends in.
 RAISES: dict[str, type[R2StoreError]] = {
     "500": UpstreamError,
-    "503": UpstreamError,
-    "429": UpstreamError,
+    "503": UpstreamBusyError,
+    "429": UpstreamBusyError,
     "reset": UpstreamError,
     "reset-mid-head": UpstreamError,
     "stall": UpstreamTimeoutError,
@@ -401,7 +403,7 @@ def test_a_failed_object_writer_stores_nothing(
     with pytest.raises(R2StoreError) as raised:
         writer.close()
 
-    assert_ours(raised.value, UpstreamError)
+    assert_ours(raised.value, UpstreamBusyError)
     assert stored(direct, bucket, KEY) is None
 
 
@@ -464,7 +466,7 @@ def test_a_multipart_upload_interrupted_at_any_step_leaves_nothing(
     with path.open("rb") as file, pytest.raises(R2StoreError) as raised:
         store.save(KEY, file)
 
-    assert_ours(raised.value, UpstreamError)
+    assert_ours(raised.value, RAISES[fault])
     assert relay.count(method, target) == ATTEMPTS
     assert stored(direct, bucket, KEY) is None
     assert in_progress(direct, bucket) == []
@@ -602,3 +604,27 @@ def test_the_relay_passes_requests_through_untouched(
     assert not relay_store.exists(KEY)
     assert all(seen.fault is None for seen in relay.seen)
     assert relay.connections < len(relay.seen)
+
+
+# -- the pool and the proxy's budget -------------------------------------------------------
+
+
+def test_reads_beyond_the_pool_wait_for_a_free_connection(
+    s3_endpoint: str, relay_store: R2Store, direct: Any, bucket: str
+) -> None:
+    """A read beyond ``max_pool_connections`` waits for a connection, never opens one more."""
+    direct.put_object(Bucket=bucket, Key=KEY, Body=DATA)
+    read: list[bytes] = []
+    # A relay of its own counts this store's connections only.
+    with Relay(s3_endpoint) as own:
+        config = attrs.evolve(relay_store.config, endpoint_url=own.endpoint, max_pool_connections=2)
+        # Two open readers hold both pooled connections until they are read to the end.
+        with R2Store(config) as store, store.open(KEY) as first, store.open(KEY):
+            third = threading.Thread(target=lambda: read.append(store.read(KEY)))
+            third.start()
+            # Read to its end, the first gives its connection back whole, to the third.
+            assert first.read() == DATA
+            third.join(timeout=10)
+
+    assert read == [DATA]
+    assert own.peak == 2
