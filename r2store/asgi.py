@@ -11,23 +11,40 @@ Reading from R2 blocks, so every call to it -- the request and each chunk of
 the body -- runs in a thread pool of the proxy's own, sized to the store's
 connection pool, never on the event loop. Needs asyncio (uvicorn, hypercorn,
 daphne).
+
+Slow clients are bounded. A stream that a client does not read still holds an R2
+connection and the chunk in hand; before the bounds below, 120 such clients took
+the server from 96 to 623 MiB and opened 120 connections to R2 past a pool of 32.
+Now at most ``max_streams`` requests are served at once (by default the pool's
+size), a request beyond them waits ``queue_timeout`` seconds for a slot and then
+gets 503 with ``Retry-After``, and a client that takes nothing for
+``send_timeout`` seconds loses its stream, its R2 connection and its slot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import proxy_prefix
-from .proxy import MediaProxy, ProxyResponse
+from .proxy import MediaProxy, ProxyResponse, busy
 
 if TYPE_CHECKING:
     from .protocol import Store
 
-__all__ = ["ASGI_CHUNK_SIZE", "R2ProxyApp", "R2ProxyMiddleware"]
+__all__ = [
+    "ASGI_CHUNK_SIZE",
+    "DEFAULT_QUEUE_TIMEOUT",
+    "DEFAULT_SEND_TIMEOUT",
+    "R2ProxyApp",
+    "R2ProxyMiddleware",
+]
+
+logger = logging.getLogger("r2store.proxy")
 
 
 Scope = MutableMapping[str, Any]
@@ -42,6 +59,25 @@ _T = TypeVar("_T")
 #: less CPU per GB streamed, for up to about 4 MiB more memory per stream in flight.
 ASGI_CHUNK_SIZE = 2 * 1024 * 1024
 
+#: Seconds one ``send()`` to the client may take before the stream is given up: the
+#: server's send waits while the client is not reading (uvicorn pauses at 64 KiB
+#: unsent), so a client that takes nothing for this long is stalled, or gone silently.
+DEFAULT_SEND_TIMEOUT = 30.0
+#: Seconds a request waits for a free stream before it gets 503. Long enough for a
+#: burst of small requests to pass through the slots; short, so a client flooding the
+#: proxy with streams it does not read is refused soon.
+DEFAULT_QUEUE_TIMEOUT = 5.0
+# Streams and worker threads for a store with no connection pool of its own
+# (LocalStore): R2Config's default pool size.
+_DEFAULT_POOL = 32
+# Bytes per send() of a body. uvicorn (and asyncio's transports) take a whole write into
+# their buffer and only make the *next* send wait, so a chunk sent whole would sit in the
+# server's memory for as long as its client does not read: 2 MiB in the buffer plus the
+# next 2 MiB chunk in hand was the 4.4 MiB each slow reader held. In 64 KiB pieces the
+# buffer holds at most ~128 KiB (a piece and uvicorn's high-water mark); the R2 reads
+# keep their 2 MiB chunks, as thread hops cost more than sends.
+_SEND_SIZE = 64 * 1024
+
 _HEADERS = frozenset(
     {
         b"range",
@@ -54,22 +90,118 @@ _HEADERS = frozenset(
 )
 
 
+class _Watchdog:
+    """Cancels the task that made it once one *send* to the client has taken *timeout* seconds.
+
+    One timer per stream, re-armed only when it fires, rather than ``asyncio.wait_for``
+    on every send: that costs ~30 µs a send, more than the rest of a 64 KiB piece's trip.
+    It cancels only while a send is pending, so the cancellation lands in ``send()``,
+    never in a read from R2 that a worker thread is still doing.
+    """
+
+    def __init__(self, send: Send, timeout: float) -> None:
+        self._send = send
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._timeout = timeout
+        self._since: float | None = None  # when the pending send began
+        self._timer: asyncio.TimerHandle | None = None
+        #: Whether it cancelled the task.
+        self.fired = False
+
+    async def send(self, message: Message) -> None:
+        """The server's ``send()``, watched."""
+        self._since = self._loop.time()
+        if self._timer is None:
+            self._timer = self._loop.call_later(self._timeout, self._check)
+        try:
+            await self._send(message)
+        finally:
+            self._since = None
+
+    def _check(self) -> None:
+        self._timer = None
+        since = self._since
+        if since is None or self._task is None:
+            return  # no send pending: the next one arms the timer again
+        waited = self._loop.time() - since
+        if waited >= self._timeout:
+            self.fired = True
+            self._task.cancel()
+        else:
+            self._timer = self._loop.call_later(self._timeout - waited, self._check)
+
+    def stand_down(self) -> None:
+        """Stop the timer; after a cancellation it fired, let the task carry on."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.fired and self._task is not None and hasattr(self._task, "uncancel"):
+            self._task.uncancel()  # Python 3.11+: the cancellation was handled
+
+
 class _Server:
     """Runs the proxy for one ASGI request; shared by the app and the middleware."""
 
-    def __init__(self, store: Store, options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        options: dict[str, Any],
+        *,
+        max_streams: int | None,
+        queue_timeout: float,
+        send_timeout: float,
+    ) -> None:
         self.proxy = MediaProxy(store=store, **{"chunk_size": ASGI_CHUNK_SIZE, **options})
         self._pool: ThreadPoolExecutor | None = None
+        # Each stream holds an R2 connection while its client reads, so the pool's size is
+        # the natural cap: beyond it a stream would only wait for a connection anyway.
+        self._pool_size: int = getattr(store.config, "max_pool_connections", _DEFAULT_POOL)
+        self.max_streams = max_streams or self._pool_size
+        if self.max_streams < 1 or queue_timeout < 0 or send_timeout <= 0:
+            raise ValueError("max_streams, send_timeout must be positive, queue_timeout >= 0")
+        self.queue_timeout = queue_timeout
+        self.send_timeout = send_timeout
+        self._slots = asyncio.Semaphore(self.max_streams)
+
+    async def _admit(self) -> bool:
+        """Take a stream slot, waiting up to ``queue_timeout``; False if none came free."""
+        if not self._slots.locked():
+            await self._slots.acquire()
+            return True
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.queue_timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
         if self._pool is None:
-            # Sized to R2Store's connection pool; a store without one (LocalStore) reads
-            # files, and gets as many threads as R2Config's default pool.
-            size = getattr(self.proxy.store.config, "max_pool_connections", 32)
-            self._pool = ThreadPoolExecutor(size, thread_name_prefix="r2store-proxy")
+            self._pool = ThreadPoolExecutor(self._pool_size, thread_name_prefix="r2store-proxy")
         return await asyncio.get_running_loop().run_in_executor(self._pool, partial(func, *args))
 
     async def serve(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        watchdog = _Watchdog(send, self.send_timeout)
+        try:
+            if not await self._admit():
+                logger.info("media proxy: all %d streams busy; answered 503", self.max_streams)
+                await self._respond(busy(), scope, receive, watchdog.send)
+                return
+            try:
+                await self._answer(scope, receive, watchdog.send, path)
+            finally:
+                self._slots.release()
+        except asyncio.CancelledError:
+            if not watchdog.fired:
+                raise
+            # Returning ends the response unfinished: the server drops the connection.
+            logger.warning(
+                "media proxy: a client took nothing for %g s; its stream was ended",
+                self.send_timeout,
+            )
+        finally:
+            watchdog.stand_down()
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         key = path[1:] if path.startswith("/") else path
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1")
@@ -78,6 +210,11 @@ class _Server:
         }
         query = scope.get("query_string", b"").decode("latin-1")
         response = await self._run(self.proxy.handle, scope["method"], key, headers, query, scope)
+        await self._respond(response, scope, receive, send)
+
+    async def _respond(
+        self, response: ProxyResponse, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         try:
             await send(
                 {
@@ -124,7 +261,13 @@ class _Server:
                 # Once the announced length is in, the body is complete: saying so now
                 # spares a thread hop for the empty read (most objects fit one chunk).
                 done = 0 < body.size <= body.tell()
-                await send({"type": "http.response.body", "body": chunk, "more_body": not done})
+                for start in range(0, len(chunk), _SEND_SIZE):
+                    end = start + _SEND_SIZE
+                    more = not done or end < len(chunk)
+                    piece = chunk[start:end] if start or end < len(chunk) else chunk
+                    await send({"type": "http.response.body", "body": piece, "more_body": more})
+                    if gone.is_set():
+                        return
                 if done:
                     return
         finally:
@@ -139,10 +282,31 @@ class R2ProxyApp:
     ``allow_types``, ``authorize``, ``chunk_size``); ``authorize`` is given the
     scope and runs in a worker thread. ``chunk_size`` defaults to
     :data:`ASGI_CHUNK_SIZE` (2 MiB) here: each chunk costs a thread hop.
+
+    :param max_streams: requests served at once; by default the store's
+        ``max_pool_connections``, as each holds an R2 connection.
+    :param queue_timeout: seconds a request beyond them waits for a free one before
+        it gets 503 with ``Retry-After``.
+    :param send_timeout: seconds one write to a client may wait for it to read; then the
+        stream ends (a truncated transfer) and frees its R2 connection and its slot.
     """
 
-    def __init__(self, store: Store, **options: Any) -> None:
-        self._server = _Server(store, options)
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_streams: int | None = None,
+        queue_timeout: float = DEFAULT_QUEUE_TIMEOUT,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
+        **options: Any,
+    ) -> None:
+        self._server = _Server(
+            store,
+            options,
+            max_streams=max_streams,
+            queue_timeout=queue_timeout,
+            send_timeout=send_timeout,
+        )
         self.proxy = self._server.proxy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -164,14 +328,29 @@ class R2ProxyMiddleware:
     ``"/files/"``, and what is not a URL path is a ``ValueError``) from the store,
     and hands every other request -- and every non-HTTP scope -- to *app* untouched.
 
-    Keyword options are :class:`R2ProxyApp`'s, with the same 2 MiB ``chunk_size`` default.
+    Keyword options are :class:`R2ProxyApp`'s, with the same 2 MiB ``chunk_size`` default
+    and the same bounds on streams (which apply to the proxied paths only).
     """
 
     def __init__(
-        self, app: ASGIApp, store: Store, *, prefix: str | None = None, **options: Any
+        self,
+        app: ASGIApp,
+        store: Store,
+        *,
+        prefix: str | None = None,
+        max_streams: int | None = None,
+        queue_timeout: float = DEFAULT_QUEUE_TIMEOUT,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
+        **options: Any,
     ) -> None:
         self.app = app
-        self._server = _Server(store, options)
+        self._server = _Server(
+            store,
+            options,
+            max_streams=max_streams,
+            queue_timeout=queue_timeout,
+            send_timeout=send_timeout,
+        )
         self.proxy = self._server.proxy
         self.prefix = proxy_prefix(prefix) if prefix is not None else store.config.proxy_path
         self._strip = len(self.prefix.rstrip("/"))
