@@ -13,6 +13,13 @@ proxy is what is measured), or moto's S3 server with ``--upstream moto``. Target
 
 Run: ``python benchmarks/bench_proxy_load.py [--seconds 20] [--clients 64] [--json PATH]``
 (``nox -s load`` runs it for 30 s).
+
+``--slow-readers N`` measures something else, on uvicorn only: N clients each send a GET for
+a 32 MiB object and never read a byte (a 4 KiB receive buffer), as slow or hostile clients
+do. Reported: the server's RSS over its warmed-up baseline while they hang on, the most
+connections it held to the upstream at once (the pool is 32), the same after
+``--stall-wait`` seconds (past the ASGI adapter's 30 s ``send_timeout``), and the status a
+fresh request then gets.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ import asyncio
 import json
 import os
 import random
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +63,9 @@ BUCKET = "load"
 OBJECTS = {f"thumbs/{i:03d}.jpg": os.urandom(2_000 + i * 1_450) for i in range(40)}
 POOL = 32
 RSS_TARGET_MIB = 16.0
+#: What the slow readers ask for: far more than the buffers between server and client.
+LARGE_KEY = "large/slow.bin"
+LARGE = os.urandom(32 * 1024 * 1024)
 
 _APP = """\
 from r2store import R2Store
@@ -71,7 +83,7 @@ def _upstream(kind: str, workdir: Path) -> Iterator[Upstream]:
             yield upstream
         return
     root = workdir / "root"
-    for key, body in OBJECTS.items():
+    for key, body in {**OBJECTS, LARGE_KEY: LARGE}.items():
         path = root / BUCKET / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
@@ -95,6 +107,7 @@ def _seed_moto(endpoint: str) -> None:
     client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
     for key, body in OBJECTS.items():
         client.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="image/jpeg")
+    client.put_object(Bucket=BUCKET, Key=LARGE_KEY, Body=LARGE)
     client.close()
 
 
@@ -185,6 +198,91 @@ def measure(
     }
 
 
+def _upstream_connections(endpoint: str) -> int:
+    """Established TCP connections to the upstream's port (only the server makes them)."""
+    port = endpoint.rsplit(":", 1)[1].rstrip("/")
+    out = subprocess.run(
+        ["ss", "-Htn", "state", "established", "dport", f"= :{port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return len(out.splitlines())
+
+
+def _stalled_client(base: str) -> socket.socket:
+    """A connection that asks for LARGE and will never read a byte of the answer."""
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Before connecting, so the window the client offers stays small.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    sock.sendall(f"GET /{LARGE_KEY} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    return sock
+
+
+def measure_slow_readers(
+    endpoint: str, workdir: Path, clients: int, hold: float, stall_wait: float
+) -> dict[str, Any]:
+    """*clients* non-reading clients on uvicorn: RSS and upstream connections, then and later."""
+    with _server("asgi", endpoint, workdir) as (base, pid, _log):
+        asyncio.run(_load(base, 8, 2.0))  # warm: imports, client, pool
+        baseline = rss_kib(pid)
+        started = time.monotonic()
+        sockets = [_stalled_client(base) for _ in range(clients)]
+        peak_connections = 0
+        try:
+            with RssSampler(pid) as sampler:
+                while time.monotonic() - started < hold:
+                    peak_connections = max(peak_connections, _upstream_connections(endpoint))
+                    time.sleep(0.25)
+            held = rss_kib(pid)
+            time.sleep(max(0.0, stall_wait - (time.monotonic() - started)))
+            later_rss = rss_kib(pid)
+            later_connections = _upstream_connections(endpoint)
+            key = next(iter(OBJECTS))
+            try:
+                fresh = httpx.get(f"{base}/{key}", timeout=30)
+            except httpx.TimeoutException:
+                fresh = httpx.Response(0)  # no answer in 30 s
+            fresh_ok = fresh.status_code == 200 and fresh.content == OBJECTS[key]
+        finally:
+            for sock in sockets:
+                sock.close()
+    return {
+        "clients": clients,
+        "rss_baseline_mib": baseline / 1024,
+        "rss_peak_growth_mib": (sampler.peak_kib - baseline) / 1024,
+        "rss_held_growth_mib": (held - baseline) / 1024,
+        "upstream_connections_peak": peak_connections,
+        "later_s": stall_wait,
+        "rss_later_growth_mib": (later_rss - baseline) / 1024,
+        "upstream_connections_later": later_connections,
+        "fresh_request_ok": fresh_ok,
+        "fresh_status": fresh.status_code,
+    }
+
+
+def _report_slow_readers(row: dict[str, Any], json_path: Path | None) -> int:
+    print(
+        f"proxy_slow_readers: {row['clients']} non-reading clients on uvicorn (ASGI), pool {POOL}\n"
+        f"  RSS baseline {row['rss_baseline_mib']:.1f} MiB, "
+        f"+{row['rss_peak_growth_mib']:.1f} MiB peak "
+        f"(+{row['rss_held_growth_mib']:.1f} while they hang on), "
+        f"upstream connections {row['upstream_connections_peak']} at most\n"
+        f"  after {row['later_s']:g} s: +{row['rss_later_growth_mib']:.1f} MiB, "
+        f"upstream connections {row['upstream_connections_later']}, "
+        f"a fresh request {'served' if row['fresh_request_ok'] else 'NOT served'} "
+        f"(status {row['fresh_status'] or 'none in 30 s'})"
+    )
+    ok = row["upstream_connections_peak"] <= POOL and row["fresh_request_ok"]
+    print(f"proxy_slow_readers: {'PASS' if ok else 'FAIL'}")
+    if json_path is not None:
+        result = {"name": "proxy_slow_readers", "passed": ok, **row}
+        json_path.write_text(json.dumps([result], indent=2) + "\n", encoding="utf-8")
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Load both servers; print the table and verdicts; optionally write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -192,7 +290,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=64, help="concurrent connections")
     parser.add_argument("--upstream", choices=["nginx", "moto"], default="nginx")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--slow-readers", type=int, metavar="N", help="measure N non-reading clients instead"
+    )
+    parser.add_argument("--hold", type=float, default=10.0, help="slow readers: seconds held")
+    parser.add_argument(
+        "--stall-wait", type=float, default=40.0, help="slow readers: seconds to the second look"
+    )
     args = parser.parse_args(argv)
+
+    if args.slow_readers:
+        with (
+            tempfile.TemporaryDirectory(prefix="r2store-slow-") as tmp,
+            _upstream(args.upstream, Path(tmp)) as upstream,
+        ):
+            row = measure_slow_readers(
+                upstream.url, Path(tmp), args.slow_readers, args.hold, args.stall_wait
+            )
+        return _report_slow_readers(row, args.json)
 
     rows = []
     with (
