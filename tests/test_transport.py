@@ -38,6 +38,7 @@ from r2store import (
     RangeNotSatisfiableError,
     UpstreamError,
     UpstreamTimeoutError,
+    _budget,
     _transport,
 )
 from r2store._presign import EMPTY_SHA256
@@ -534,6 +535,20 @@ def test_a_stall_mid_body_is_an_upstream_timeout(
     store = make_store(read_timeout=0.2)
     with store.open("k") as reader, pytest.raises(UpstreamTimeoutError):
         reader.read()
+
+
+def test_a_body_under_a_deadline_waits_by_the_read_timeout(
+    fake: FakeS3, make_store: Callable[..., R2Store]
+) -> None:
+    """The proxy's deadline bounds the wait for the headers, not the pauses of the body after."""
+    fake.answer(Answer(200, b"z" * 100_000, cut_after=1_000, stall=0.6))
+    store = make_store(read_timeout=5.0)
+    with _budget.limited(attempts=1, seconds=0.3, max_backoff=0.0):
+        reader = store.open("k")
+    # Cut off after its pause of 0.6 s: a break, where a 0.3 s timeout would have fired.
+    with reader, pytest.raises(UpstreamError) as info:
+        reader.read()
+    assert type(info.value) is UpstreamError
 
 
 def test_a_closed_port_is_an_upstream_error(
