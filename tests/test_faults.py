@@ -628,3 +628,15 @@ def test_reads_beyond_the_pool_wait_for_a_free_connection(
 
     assert read == [DATA]
     assert own.peak == 2
+
+
+def test_a_read_that_finds_no_free_connection_in_time_raises_busy(
+    store_with: Callable[..., R2Store], direct: Any, bucket: str
+) -> None:
+    """A read that waits read_timeout for a pooled connection in vain raises UpstreamBusyError."""
+    direct.put_object(Bucket=bucket, Key=KEY, Body=DATA)
+    store = store_with(max_pool_connections=1)
+    with store.open(KEY), pytest.raises(R2StoreError) as raised:
+        store.read(KEY)
+
+    assert_ours(raised.value, UpstreamBusyError)
