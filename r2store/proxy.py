@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -37,7 +38,7 @@ from .keys import object_key
 from .objects import DEFAULT_CHUNK_SIZE, FIRST_CHUNK_SIZE, ObjectReader, ObjectStat
 
 if TYPE_CHECKING:
-    from .protocol import Store
+    from .protocol import Store, URLSettings
 
 __all__ = ["RETRY_AFTER", "Authorize", "MediaProxy", "ProxyResponse", "busy"]
 
@@ -146,11 +147,7 @@ class MediaProxy:
         try:
             # Every R2 request made for this one -- a HEAD after a 416, a second GET for a
             # stale If-Range -- shares its deadline and few attempts (see _budget).
-            with _budget.limited(
-                attempts=config.proxy_max_attempts,
-                seconds=config.proxy_timeout,
-                max_backoff=_PROXY_MAX_BACKOFF,
-            ):
+            with _request_budget(config):
                 if method == "HEAD":
                     return self._head(key, headers)
                 return self._get(key, headers)
@@ -260,6 +257,17 @@ class MediaProxy:
         return ProxyResponse(
             304, [*self._caching_headers(stat), *_http.NOT_MODIFIED_SECURITY_HEADERS]
         )
+
+
+def _request_budget(config: URLSettings) -> AbstractContextManager[object]:
+    """The budget for the upstream requests of one proxied request: R2Config's
+    ``proxy_max_attempts`` and ``proxy_timeout``. A store whose settings have none (a
+    LocalStore, which reads files and sends no requests) gets no budget."""
+    attempts: int | None = getattr(config, "proxy_max_attempts", None)
+    seconds: float | None = getattr(config, "proxy_timeout", None)
+    if attempts is None or seconds is None:
+        return nullcontext()
+    return _budget.limited(attempts=attempts, seconds=seconds, max_backoff=_PROXY_MAX_BACKOFF)
 
 
 def busy() -> ProxyResponse:
