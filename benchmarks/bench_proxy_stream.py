@@ -50,7 +50,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +62,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import boto3
 import urllib3
+from _reads import (
+    CHUNK,
+    MiB,
+    Read,
+    best_mb_s,
+    gunicorn_argv,
+    http_read,
+    make_object,
+    median_mb_s,
+    median_ttfb_ms,
+)
 from _upstream import (
     RssSampler,
     Upstream,
@@ -85,8 +96,6 @@ BUCKET = "bench"
 KEY = "media/stream-256.bin"
 ACCESS_KEY_ID = "x"
 SECRET_ACCESS_KEY = "y" * 20
-MiB = 1024 * 1024
-CHUNK = MiB
 THROUGHPUT_TARGET = 0.90
 TTFB_TARGET = 1.10
 RSS_TARGET_MIB = 8.0
@@ -221,12 +230,7 @@ class Server:
 
     def argv(self, port: int, app_dir: Path) -> list[str]:
         if self.kind == "gunicorn":
-            return [
-                *(sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread"),
-                *("--threads", "4", "--keep-alive", "30", "--no-control-socket"),
-                *("--log-level", "warning", "--chdir", str(app_dir)),
-                *("-b", f"127.0.0.1:{port}", f"{self.app}:app"),
-            ]
+            return gunicorn_argv(port, app_dir, self.app)
         return [
             *(sys.executable, "-m", "uvicorn", f"{self.app}:app", "--app-dir", str(app_dir)),
             *("--host", "127.0.0.1", "--port", str(port), "--no-access-log"),
@@ -260,20 +264,6 @@ STORAGES_DJANGO = Server(
 )
 # The django-storages row needs both; it is skipped without them.
 HAVE_STORAGES = all(importlib.util.find_spec(m) for m in ("django", "storages"))
-
-
-@dataclass(frozen=True)
-class Read:
-    """One full read of the object, timed from the request."""
-
-    first_byte_s: float
-    first_chunk_s: float
-    total_s: float
-    size: int
-
-    @property
-    def mb_s(self) -> float:
-        return self.size / self.total_s / 1e6
 
 
 @dataclass
@@ -320,9 +310,7 @@ class Measured:
     @property
     def median_throughput_ratio(self) -> float:
         """Median over median: steadier than best over best when one anchor run is an outlier."""
-        return statistics.median(r.mb_s for r in self.proxied) / statistics.median(
-            r.mb_s for r in self.direct
-        )
+        return median_mb_s(self.proxied) / median_mb_s(self.direct)
 
     @property
     def ttfb_ratio(self) -> float:
@@ -331,14 +319,6 @@ class Measured:
     @property
     def rss_growth_mib(self) -> float:
         return (self.rss_peak_kib - self.rss_baseline_kib) / 1024
-
-
-def best_mb_s(reads: list[Read]) -> float:
-    return max(r.mb_s for r in reads)
-
-
-def median_ttfb_ms(reads: list[Read]) -> float:
-    return statistics.median(r.first_byte_s for r in reads) * 1e3
 
 
 def direct_read(client: Any, size: int) -> Read:
@@ -355,43 +335,6 @@ def direct_read(client: Any, size: int) -> Read:
     if received != size:
         raise SystemExit(f"proxy_stream: direct read got {received} bytes of {size}")
     return Read(first, first, total, received)
-
-
-def http_read(pool: urllib3.HTTPConnectionPool, path: str, size: int, digest: Any = None) -> Read:
-    """A streaming GET with urllib3: the first byte alone, then ``read(1 MiB)`` to the end."""
-    update: Callable[[bytes], object] = digest.update if digest is not None else len
-    start = time.perf_counter()
-    response = pool.request("GET", path, preload_content=False, decode_content=False)
-    if response.status != 200:
-        raise SystemExit(f"proxy_stream: GET {path} answered {response.status}")
-    chunk = response.read(1)
-    first_byte = time.perf_counter() - start
-    update(chunk)
-    received = len(chunk)
-    chunk = response.read(CHUNK - 1)
-    first_chunk = time.perf_counter() - start
-    update(chunk)
-    received += len(chunk)
-    while chunk := response.read(CHUNK):
-        update(chunk)
-        received += len(chunk)
-    total = time.perf_counter() - start
-    response.release_conn()
-    if received != size:
-        raise SystemExit(f"proxy_stream: GET {path} got {received} bytes of {size}")
-    return Read(first_byte, first_chunk, total, received)
-
-
-def make_object(path: Path, size: int) -> str:
-    """Write *size* random bytes to *path* (world-readable); return their BLAKE2b digest."""
-    digest = hashlib.blake2b()
-    with path.open("wb") as out:
-        for _ in range(size // MiB):
-            block = os.urandom(MiB)
-            digest.update(block)
-            out.write(block)
-    path.chmod(0o644)
-    return digest.hexdigest()
 
 
 def direct_client(endpoint: str) -> Any:
@@ -567,8 +510,7 @@ def relay_row(m: Measured, relay: Measured) -> dict[str, Any]:
     """*m*'s throughput against nginx relaying the same object in the same run (no target):
     what the hop costs a proxy written in C on this machine."""
     best, relay_best = best_mb_s(m.proxied), best_mb_s(relay.proxied)
-    median = statistics.median(r.mb_s for r in m.proxied)
-    relay_median = statistics.median(r.mb_s for r in relay.proxied)
+    median, relay_median = median_mb_s(m.proxied), median_mb_s(relay.proxied)
     return {
         "name": f"proxy_stream.{m.server.name}.vs_nginx_relay",
         "label": f"{m.server.label}: best of {len(m.proxied)} reads, against nginx's relay",
