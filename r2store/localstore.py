@@ -91,6 +91,8 @@ RESERVED = ".r2store"
 _WRITE_CHUNK = 1024 * 1024
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_REWRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
 _SIDECAR_VERSION = 1
 _PRESIGN_METHODS = frozenset({"GET", "HEAD"})
 
@@ -151,9 +153,14 @@ class LocalStore:
         return full
 
     def _root_fd(self, *, create: bool = False) -> int:
-        if create:
-            Path(self.root).mkdir(parents=True, exist_ok=True)
         # The root itself is configuration, trusted: a symlinked root is followed.
+        try:
+            return os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            if not create:
+                raise
+        # Made on the first write only: a mkdir on every write costs a syscall each.
+        Path(self.root).mkdir(parents=True, exist_ok=True)
         return os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
     @contextmanager
@@ -164,8 +171,14 @@ class LocalStore:
 
         path = Path(self.root, RESERVED, "lock")
         if exclusive:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
+            try:
+                # Without O_CREAT first: it is there after the first write, and an open
+                # with O_CREAT locks the folder for writing even when the file exists.
+                fd = os.open(path, flags)
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, flags | os.O_CREAT, 0o666)
         else:
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -446,23 +459,22 @@ class LocalStore:
         except BaseException:
             os.close(root)
             raise
-        token = os.urandom(8).hex()
-        data_name, meta_name = f"{token}.data", f"{token}.meta"
+        data_name = f"{os.urandom(8).hex()}.data"
         try:
             digest = hashlib.md5(usedforsecurity=False)
-            fd = os.open(
-                data_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=tmp
-            )
-            with os.fdopen(fd, "wb") as out:
+            fd = os.open(data_name, _CREATE_FLAGS, 0o666, dir_fd=tmp)
+            try:
+                # os.write, not a file object: one write call per chunk and no buffer.
                 if data is not None:
                     digest.update(data)
-                    out.write(data)
+                    _write_all(fd, data)
                 else:
                     while chunk := _read_exactly(content, _WRITE_CHUNK):  # type: ignore[arg-type]
                         digest.update(chunk)
-                        out.write(chunk)
-                out.flush()
-                info = os.fstat(out.fileno())
+                        _write_all(fd, chunk)
+                info = os.fstat(fd)
+            finally:
+                os.close(fd)
             sidecar = {
                 "version": _SIDECAR_VERSION,
                 "size": info.st_size,
@@ -474,16 +486,12 @@ class LocalStore:
                 "content_encoding": headers.get("ContentEncoding"),
                 "metadata": headers.get("Metadata") or {},
             }
-            fd = os.open(
-                meta_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=tmp
-            )
-            with os.fdopen(fd, "wb") as out:
-                out.write(json.dumps(sidecar, separators=(",", ":")).encode())
-            self._publish(key, full, root, tmp, data_name, meta_name, overwrite=overwrite)
+            # json's default encoder: dumps() with any option builds a new encoder each call.
+            meta = json.dumps(sidecar).encode()
+            self._publish(key, full, root, tmp, data_name, meta, overwrite=overwrite)
         finally:
-            for name in (data_name, meta_name):
-                with suppress(FileNotFoundError):
-                    os.unlink(name, dir_fd=tmp)
+            with suppress(FileNotFoundError):
+                os.unlink(data_name, dir_fd=tmp)
             os.close(tmp)
             os.close(root)
         return key
@@ -495,11 +503,15 @@ class LocalStore:
         root: int,
         tmp: int,
         data_name: str,
-        meta_name: str,
+        meta: bytes,
         *,
         overwrite: bool,
     ) -> None:
-        """Put the written file and its sidecar in place, under the exclusive lock."""
+        """Put the written file in place and write its sidecar *meta*, under the exclusive
+        lock: readers hold the lock shared, so they see both or neither. The sidecar is
+        written in place, not renamed into it: under the lock no reader sees it half
+        written, and a crash mid-write leaves a sidecar that is not the file's (read as
+        none), as a crash between the file and a renamed sidecar would."""
         *parents, name = _segments(full)
         with self._lock(exclusive=True):
             try:
@@ -509,11 +521,10 @@ class LocalStore:
                     f"cannot store {key!r}: a folder on its path is a file or a symlink"
                 ) from None
             try:
-                meta = _open_dir(root, [RESERVED, "meta", *parents], create=True)
+                meta_folder = _open_dir(root, [RESERVED, "meta", *parents], create=True)
                 try:
                     if overwrite:
                         _check_not_a_folder(folder, name, key)
-                        os.replace(meta_name, name, src_dir_fd=tmp, dst_dir_fd=meta)
                         os.replace(data_name, name, src_dir_fd=tmp, dst_dir_fd=folder)
                     else:
                         try:
@@ -530,9 +541,13 @@ class LocalStore:
                             raise ObjectExistsError(
                                 f"an object already exists for key {key!r}"
                             ) from None
-                        os.replace(meta_name, name, src_dir_fd=tmp, dst_dir_fd=meta)
+                    fd = os.open(name, _REWRITE_FLAGS, 0o666, dir_fd=meta_folder)
+                    try:
+                        _write_all(fd, meta)
+                    finally:
+                        os.close(fd)
                 finally:
-                    os.close(meta)
+                    os.close(meta_folder)
             finally:
                 os.close(folder)
 
@@ -774,25 +789,37 @@ def _open_dir(root: int, parts: Iterable[str], *, create: bool = False) -> int:
     """A descriptor of the folder *parts* below *root*, opened one segment at a time
     without following symlinks; *create* makes missing folders. Raises :class:`_RefusedError`
     for a symlink or a file on the way, FileNotFoundError for a missing folder."""
-    fd = os.dup(root)
+    # *root* stays the caller's: the first segment is opened relative to it (no dup
+    # unless there is no segment), each later one relative to the one before.
+    fd = -1
     try:
         for part in parts:
+            parent = root if fd == -1 else fd
             try:
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                child = os.open(part, _DIR_FLAGS, dir_fd=parent)
             except FileNotFoundError:
                 if not create:
                     raise
                 with suppress(FileExistsError):
-                    os.mkdir(part, 0o777, dir_fd=fd)
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            os.close(fd)
+                    os.mkdir(part, 0o777, dir_fd=parent)
+                child = os.open(part, _DIR_FLAGS, dir_fd=parent)
+            if fd != -1:
+                os.close(fd)
             fd = child
     except OSError as exc:
-        os.close(fd)
+        if fd != -1:
+            os.close(fd)
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
             raise _RefusedError(str(exc)) from None
         raise
-    return fd
+    return os.dup(root) if fd == -1 else fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of *data* to *fd* (a write may take fewer bytes than given)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _check_not_a_folder(folder: int, name: str, key: str) -> None:
