@@ -34,11 +34,12 @@ On-disk layout
 ``root/.r2store/tmp/``
     files being written, under random names: ``os.link`` (create) or
     ``os.replace`` (overwrite) puts one in place, so a reader never sees a
-    partial file, and a failed write removes its temporary files.
+    partial file, and a failed write removes its temporary file.
 ``root/.r2store/lock``
     held exclusively (``flock``) for the moment a write publishes its file and
-    sidecar, or a delete removes them; readers hold it shared while they open
-    a file and read its sidecar, so they never see one without the other.
+    writes its sidecar, or a delete removes them; readers hold it shared while
+    they open a file and read its sidecar, so they never see one without the
+    other, nor a sidecar half written.
 
 ``.r2store`` is not listed and cannot be a key's first segment (writes
 refuse it; reads find nothing). A write does not ``fsync``: local mode is for
@@ -112,6 +113,8 @@ class LocalStore:
         self.config = config
         self.root = config.root
         self._urls = URLBuilder(config)
+        # Made once: building a Path on every read and write shows in a profile of save().
+        self._lock_path = str(Path(self.root, RESERVED, "lock"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> LocalStore:
@@ -169,7 +172,7 @@ class LocalStore:
         written to has no lock and nothing to be consistent with."""
         import fcntl  # on first use: POSIX only
 
-        path = Path(self.root, RESERVED, "lock")
+        path = self._lock_path
         if exclusive:
             flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
             try:
@@ -177,7 +180,7 @@ class LocalStore:
                 # with O_CREAT locks the folder for writing even when the file exists.
                 fd = os.open(path, flags)
             except FileNotFoundError:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, flags | os.O_CREAT, 0o666)
         else:
             try:
