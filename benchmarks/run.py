@@ -58,7 +58,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 UNITS = {"us": "µs", "ns": "ns", "ms": "ms", "s": "s"}
 #: Distributions whose versions go into the machine block (missing ones are listed as such).
-PACKAGES = ("boto3", "botocore", "attrs", "moto", "django", "django-storages")
+PACKAGES = ("boto3", "botocore", "attrs", "moto", "django", "django-storages", "whitenoise")
 
 
 def discover(names: list[str]) -> list[Path]:
