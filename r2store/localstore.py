@@ -176,8 +176,8 @@ class LocalStore:
         if exclusive:
             flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
             try:
-                # Without O_CREAT first: it is there after the first write, and an open
-                # with O_CREAT locks the folder for writing even when the file exists.
+                # Without O_CREAT first: the file is there after the first write, and a
+                # failed lookup (a missing .r2store/) is the one case that needs mkdir.
                 fd = os.open(path, flags)
             except FileNotFoundError:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
