@@ -62,6 +62,21 @@ def parse_bool(value: str) -> bool:
     raise ValueError(f"expected true/false, 1/0, yes/no or on/off, got {value!r}")
 
 
+def _account_id_message(value: str) -> str:
+    """What is wrong with an account id that is not 32 hex digits: its length, or the first
+    character that is not a hex digit and where (a typo in a paste is hard to spot)."""
+    wrong = next(
+        ((n, c) for n, c in enumerate(value, 1) if c not in "0123456789abcdefABCDEF"), None
+    )
+    found = [f"got {len(value)} characters"] if len(value) != 32 else []
+    if wrong is not None:
+        found.append(f"{wrong[1]!r} at position {wrong[0]} is not a hexadecimal digit")
+    return (
+        f"must be 32 hexadecimal characters ({', '.join(found)}); "
+        "copy it from the Cloudflare dashboard, R2 overview"
+    )
+
+
 def _mask(value: str) -> str:
     """Show enough of an access key id to tell two apart, no more."""
     return f"'{value[:4]}…'" if value else "''"
@@ -320,8 +335,7 @@ class R2Config:
             check(
                 "account_id",
                 _ACCOUNT_ID.fullmatch(self.account_id) is not None,
-                f"must be 32 hexadecimal characters (got {len(self.account_id)} characters); "
-                "copy it from the Cloudflare dashboard, R2 overview",
+                _account_id_message(self.account_id),
             )
         elif not self.endpoint_url:
             found.append(("account_id", "missing: it is needed to build the R2 endpoint"))

@@ -188,6 +188,8 @@ def test_variable_sets_field(var: str, raw: str, field: str, expected: object) -
     [
         ("R2_ACCOUNT_ID", "abc123", "32 hexadecimal characters (got 6 characters)"),
         ("R2_ACCOUNT_ID", "g" * 32, "32 hexadecimal characters"),
+        ("R2_ACCOUNT_ID", "0123456789abcdef0123456789abcdeg", "'g' at position 32 is not"),
+        ("R2_ACCOUNT_ID", "0123456789abcdef 123456789abcdef", "' ' at position 17 is not"),
         ("R2_BUCKET_NAME", "My_Bucket", "'My_Bucket' is not a valid R2 bucket name"),
         ("R2_BUCKET_NAME", "ab", "is not a valid R2 bucket name"),
         ("R2_BUCKET_NAME", "a" * 64, "is not a valid R2 bucket name"),
