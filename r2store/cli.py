@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ._version import __version__
-from .config import R2Config
+from .config import R2Config, r2_enabled
 from .diagnostics import (
     ProbeError,
     endpoint_warnings,
@@ -44,6 +44,7 @@ from .diagnostics import (
 )
 from .errors import (
     ConfigError,
+    ConfigProblem,
     InvalidKeyError,
     ObjectExistsError,
     R2StoreError,
@@ -90,11 +91,16 @@ class _Context:
     def config(self) -> R2Config:
         """The configuration from the environment; raises :class:`ConfigError`."""
         if self._config is None:
-            env_file: str = self.args.env_file
-            if self.args.env_file_given and not Path(env_file).is_file():
-                raise CommandError(f"--env-file: no such file: {env_file!r}", EXIT_USAGE)
-            self._config = R2Config.from_env(env_file=env_file)
+            self._config = R2Config.from_env(env_file=self.env_file)
         return self._config
+
+    @property
+    def env_file(self) -> str:
+        """The ``.env`` file to read; raises :class:`CommandError` if ``--env-file`` named none."""
+        env_file: str = self.args.env_file
+        if self.args.env_file_given and not Path(env_file).is_file():
+            raise CommandError(f"--env-file: no such file: {env_file!r}", EXIT_USAGE)
+        return env_file
 
     @property
     def store(self) -> R2Store:
@@ -215,15 +221,26 @@ def _config_warnings(config: R2Config) -> list[str]:
 
 def _cmd_check(context: _Context, args: argparse.Namespace) -> int:
     """Validate the configuration, then reach the bucket with a probe object."""
+    problems: list[ConfigProblem] = []
+    # USE_R2 is read as the library reads it (Django's storages_from_env): a typo is an error.
+    try:
+        enabled = r2_enabled(env_file=context.env_file)
+    except ConfigError as exc:
+        problems += exc.problems
     try:
         config = context.config
     except ConfigError as exc:
+        problems[:0] = exc.problems
+        hint = str(exc).splitlines()[len(exc.problems) + 1 :]
+    else:
+        hint = []
+    if problems:
         _err("Configuration: invalid")
-        for line in str(exc).splitlines()[1:]:
+        for line in str(ConfigError(problems)).splitlines()[1:] + hint:
             _err(line)
         raise CommandError(
-            f"the configuration has {len(exc.problems)} problem(s), listed above", EXIT_USAGE
-        ) from exc
+            f"the configuration has {len(problems)} problem(s), listed above", EXIT_USAGE
+        )
     _out("Configuration: valid")
     _out(f"  endpoint:      {config.endpoint}")
     _out(f"  bucket:        {config.bucket}")
@@ -232,6 +249,11 @@ def _cmd_check(context: _Context, args: argparse.Namespace) -> int:
     # The masked form R2Config's repr uses: enough to tell two tokens apart.
     _out(f"  access key id: {config.access_key_id[:4]}…")
     _out(f"  URL mode:      {config.url_mode}: {url_mode_reason(config)}")
+    _out(
+        "  USE_R2:        on: storages_from_env() stores in R2"
+        if enabled
+        else "  USE_R2:        off: storages_from_env() keeps files on the local disk"
+    )
     warnings = _config_warnings(config)
     for warning in warnings:
         _err(f"warning: {warning}")
@@ -326,16 +348,21 @@ def _cmd_get(context: _Context, args: argparse.Namespace) -> int:
         target = Path(args.file) if args.file else Path(args.key.rsplit("/", 1)[-1])
         if target.is_dir():
             target = target / args.key.rsplit("/", 1)[-1]
-        size = _write_atomically(target, reader.iter_chunks())
+        if not args.overwrite and target.exists():
+            # Checked before downloading, and again, atomically, when the file goes in.
+            raise CommandError(f"{str(target)!r} already exists; pass --overwrite to replace it")
+        size = _write_atomically(target, reader.iter_chunks(), overwrite=args.overwrite)
     _out(f"downloaded {_show(args.key)} to {target} ({format_size(size)})")
     return EXIT_OK
 
 
-def _write_atomically(target: Path, chunks: Iterable[bytes]) -> int:
-    """Write *chunks* to a temporary file beside *target*, then rename it into place.
+def _write_atomically(target: Path, chunks: Iterable[bytes], *, overwrite: bool) -> int:
+    """Write *chunks* to a temporary file beside *target*, then move it into place.
 
     A failed or interrupted download leaves *target* as it was (absent, or
-    the old file), never a truncated file under its name. Returns the size.
+    the old file), never a truncated file under its name. Without *overwrite*
+    an existing *target* is never replaced, even one that appeared meanwhile.
+    Returns the size.
     """
     import tempfile
 
@@ -358,25 +385,62 @@ def _write_atomically(target: Path, chunks: Iterable[bytes]) -> int:
         umask = os.umask(0)
         os.umask(umask)
         Path(temp).chmod(0o666 & ~umask)
-        Path(temp).replace(target)
+        if overwrite:
+            Path(temp).replace(target)
+        else:
+            _place_new(Path(temp), target)
     except BaseException as exc:
         Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, FileExistsError):
+            raise CommandError(
+                f"{str(target)!r} already exists; pass --overwrite to replace it"
+            ) from exc
         if isinstance(exc, OSError) and not isinstance(exc, R2StoreError):
             raise CommandError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
         raise
     return size
 
 
-def _cmd_rm(context: _Context, args: argparse.Namespace) -> int:
-    """Delete objects; a key with no object is not an error (S3 does not say)."""
-    keys: list[str] = args.keys
-    store = context.store
-    if len(keys) == 1:
-        store.delete(keys[0])
+def _place_new(temp: Path, target: Path) -> None:
+    """Move *temp* to *target*, which must not exist: a hard link is an atomic create."""
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        raise
+    except OSError:
+        # A file system without hard links: check, then rename (a small race, no worse).
+        if target.exists():
+            raise FileExistsError(str(target)) from None
+        temp.replace(target)
     else:
-        store.delete_many(keys)
-    for key in keys:
+        temp.unlink()
+
+
+def _cmd_rm(context: _Context, args: argparse.Namespace) -> int:
+    """Delete objects; like rm(1), a key with no object is an error unless ``--force``.
+
+    S3's DeleteObject succeeds for a missing key, so it cannot tell "deleted" from "was not
+    there": each key is looked up first (one HEAD), so that what is printed is true and a
+    mistyped key does not pass for a deletion.
+    """
+    store = context.store
+    keys = list(dict.fromkeys(args.keys))
+    found = [key for key in keys if store.exists(key)]
+    missing = [key for key in keys if key not in found]
+    if len(found) == 1:
+        store.delete(found[0])
+    elif found:
+        store.delete_many(found)
+    for key in found:
         _out(f"deleted {_show(key)}")
+    if missing and not args.force:
+        named = ", ".join(repr(key) for key in missing)
+        raise CommandError(
+            f"no object for key {named}, so nothing to delete (pass --force to ignore missing keys)"
+            if len(missing) == 1
+            else f"no object for keys {named}, so nothing to delete (pass --force to "
+            "ignore missing keys)"
+        )
     return EXIT_OK
 
 
@@ -677,9 +741,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     get.add_argument("key", metavar="KEY")
     get.add_argument("file", nargs="?", metavar="FILE|-")
+    get.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing FILE (by default an existing file is refused)",
+    )
 
-    rm = command("rm", _cmd_rm, "Delete objects (a key with no object is not an error).")
+    rm = command(
+        "rm",
+        _cmd_rm,
+        "Delete objects. A key with no object is an error (exit 1), unless --force.",
+    )
     rm.add_argument("keys", nargs="+", metavar="KEY")
+    rm.add_argument(
+        "-f", "--force", action="store_true", help="pass over keys with no object, quietly"
+    )
 
     url = command("url", _cmd_url, "Print the URL pages use for KEY, by the URL mode.")
     url.add_argument("key", metavar="KEY")

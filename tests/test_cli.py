@@ -174,6 +174,23 @@ def test_check_strict_fails_on_warnings(cli: Run, monkeypatch: pytest.MonkeyPatc
     assert cli("check", "--strict").code == 1
 
 
+def test_check_refuses_an_invalid_use_r2(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """check reads USE_R2 as the library does: a value that is not a boolean fails, exit 2."""
+    monkeypatch.setenv("USE_R2", "maybe")
+    result = cli("check")
+    assert result.code == 2
+    assert "  - USE_R2: expected true/false" in result.err
+    assert "All is well" not in result.out
+
+
+def test_check_says_when_use_r2_is_off(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """check says that USE_R2=false keeps storages_from_env() on the local disk."""
+    monkeypatch.setenv("USE_R2", "false")
+    result = cli("check")
+    assert result.code == 0
+    assert "USE_R2:        off: storages_from_env() keeps files on the local disk" in result.out
+
+
 def test_check_fails_when_the_bucket_does_not_exist(
     cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -320,6 +337,46 @@ def test_get_defaults_to_the_key_name(cli: Run, store: R2Store, tmp_path: Path) 
     assert (tmp_path / "a.bin").read_bytes() == b"content"
 
 
+def test_get_refuses_to_overwrite_a_local_file(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """get to an existing file fails (exit 1), says how to overwrite, and keeps the file."""
+    store.save("a.txt", b"new")
+    (tmp_path / "a.txt").write_bytes(b"mine")
+    result = cli("get", "a.txt")
+    assert result.code == 1
+    assert result.err == (
+        "r2store: error: 'a.txt' already exists; pass --overwrite to replace it\n"
+    )
+    assert (tmp_path / "a.txt").read_bytes() == b"mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_get_overwrite_replaces_a_local_file(cli: Run, store: R2Store, tmp_path: Path) -> None:
+    """get --overwrite replaces an existing file."""
+    store.save("a.txt", b"new")
+    (tmp_path / "a.txt").write_bytes(b"mine")
+    assert cli("get", "a.txt", "--overwrite").code == 0
+    assert (tmp_path / "a.txt").read_bytes() == b"new"
+
+
+def test_get_keeps_a_file_that_appears_during_the_download(
+    cli: Run, store: R2Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file created under the target name while get downloads is kept, not replaced."""
+    store.save("a.txt", b"new")
+    chunks = ObjectReader.iter_chunks
+
+    def racing(self: ObjectReader, chunk_size: int = 1024) -> Iterator[bytes]:
+        (tmp_path / "a.txt").write_bytes(b"mine")
+        yield from chunks(self, chunk_size)
+
+    monkeypatch.setattr(ObjectReader, "iter_chunks", racing)
+    result = cli("get", "a.txt")
+    assert result.code == 1
+    assert "already exists; pass --overwrite" in result.err
+    assert (tmp_path / "a.txt").read_bytes() == b"mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
 def test_get_gives_the_file_the_usual_mode(cli: Run, store: R2Store, tmp_path: Path) -> None:
     """The downloaded file gets the mode a new file gets (the umask's), not the temp file's."""
     store.save("a.txt", b"x")
@@ -350,7 +407,7 @@ def test_a_failed_download_leaves_the_old_file(
         raise UpstreamError("could not talk to R2 for key 'a.txt' (ReadTimeoutError)")
 
     monkeypatch.setattr(ObjectReader, "iter_chunks", broken)
-    result = cli("get", "a.txt", "a.txt")
+    result = cli("get", "a.txt", "a.txt", "--overwrite")
     assert result.code == 1
     assert (tmp_path / "a.txt").read_bytes() == b"old content"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
@@ -362,6 +419,27 @@ def test_rm_deletes_every_key_given(cli: Run, store: R2Store) -> None:
         store.save(key, b"x")
     assert cli("rm", "a", "b").code == 0
     assert keys(store) == ["c"]
+
+
+def test_rm_of_a_missing_key_says_so(cli: Run, store: R2Store) -> None:
+    """rm of a key with no object says "no object" (not "deleted") and exits 1; the rest go."""
+    store.save("a", b"x")
+    result = cli("rm", "a", "nope")
+    assert result.code == 1
+    assert result.out == "deleted a\n"
+    assert result.err == (
+        "r2store: error: no object for key 'nope', so nothing to delete "
+        "(pass --force to ignore missing keys)\n"
+    )
+    assert keys(store) == []
+
+
+def test_rm_force_ignores_missing_keys(cli: Run, store: R2Store) -> None:
+    """rm --force deletes what exists, passes over missing keys quietly, and exits 0."""
+    store.save("a", b"x")
+    result = cli("rm", "--force", "a", "nope")
+    assert (result.code, result.out, result.err) == (0, "deleted a\n", "")
+    assert keys(store) == []
 
 
 # -- errors and exit statuses ---------------------------------------------------------
