@@ -13,7 +13,7 @@ Exit status:
   found the bucket unusable.
 * ``2``: the command could not start: bad usage, an invalid key, or an
   invalid configuration.
-* ``130``: interrupted (Ctrl-C); ``serve`` stopped by Ctrl-C exits ``0``.
+* ``130``: interrupted (Ctrl-C); ``serve`` stopped by Ctrl-C or SIGTERM exits ``0``.
 
 An expected failure prints one line, ``r2store: error: ...``, on stderr and
 no traceback; ``-v`` adds the traceback and r2store's debug logging
@@ -24,12 +24,13 @@ contain them, and verbose output has them masked as a second line of defence.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -574,7 +575,7 @@ def _not_found(environ: WSGIEnvironment, start_response: StartResponse) -> list[
 
 
 def _cmd_serve(context: _Context, args: argparse.Namespace) -> int:
-    """Run the media proxy on its own, with the stdlib's WSGI server, until Ctrl-C."""
+    """Run the media proxy on its own, with the stdlib's WSGI server, until Ctrl-C or SIGTERM."""
     import socket
     import socketserver
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
@@ -599,7 +600,8 @@ def _cmd_serve(context: _Context, args: argparse.Namespace) -> int:
     server.set_app(R2ProxyMiddleware(_not_found, store))
     port = server.server_address[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
-    with server:
+    # The handlers go in before the first line: whoever waits for it may signal at once.
+    with server, _stopped_by_signals():
         _out(f"Serving bucket {config.bucket} at http://{shown}:{port}{config.proxy_path}<key>")
         if host not in _LOOPBACK:
             _err(f"warning: listening on {host}: anyone who can reach it can read the bucket")
@@ -607,11 +609,38 @@ def _cmd_serve(context: _Context, args: argparse.Namespace) -> int:
             _err("note: R2_PROXY_SIGNING_KEY is set, so URLs must be signed: see `r2store url`")
         _out("Press Ctrl-C to stop.")
         sys.stdout.flush()
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            _out("Stopped.")
+        server.serve_forever()
     return EXIT_OK
+
+
+class _Stop(BaseException):
+    """SIGTERM or SIGINT arrived: stop serving.
+
+    A BaseException, as KeyboardInterrupt is: the server's ``except Exception`` around each
+    request would otherwise take it for a failed request and keep serving.
+    """
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """End the block, saying "Stopped.", on SIGTERM or SIGINT (raised as :class:`_Stop`).
+
+    Installed explicitly: a container's stop is SIGTERM, and a process started with
+    SIGINT ignored (nohup, a background job, some CI) gets no KeyboardInterrupt at all.
+    """
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    saved = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except _Stop:
+        _out("Stopped.")
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
 
 
 # -- the parser ------------------------------------------------------------------
@@ -808,7 +837,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         _cmd_serve,
         "Serve the bucket through the media proxy, for a quick look (stdlib server; Ctrl-C "
-        "stops it).",
+        "or SIGTERM stops it).",
     )
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     serve.add_argument("--port", type=_port, default=8000, help="default 8000; 0 picks a free port")

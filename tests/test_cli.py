@@ -690,11 +690,28 @@ class Served:
     output: list[str]
 
 
+#: Runs the rest of its command line with SIGINT ignored, as nohup, `cmd &` in a
+#: non-interactive shell and some CI runners start processes (SIG_IGN survives exec).
+IGNORING_SIGINT = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+]
+
+
 @contextlib.contextmanager
-def serving(env: dict[str, str], cwd: Path, *options: str) -> Iterator[Served]:
-    """Run ``r2store [OPTIONS] serve --port 0`` until the block ends, then stop it with Ctrl-C."""
+def serving(
+    env: dict[str, str],
+    cwd: Path,
+    *options: str,
+    stop: signal.Signals = signal.SIGTERM,
+    prefix: tuple[str, ...] = (),
+) -> Iterator[Served]:
+    """Run ``r2store [OPTIONS] serve --port 0`` until the block ends, then stop it with
+    *stop* (SIGTERM, as a container runtime or a service manager would)."""
     with subprocess.Popen(
-        [sys.executable, "-m", "r2store", *options, "serve", "--port", "0"],
+        [*prefix, sys.executable, "-m", "r2store", *options, "serve", "--port", "0"],
         env=subprocess_env(env),
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -718,7 +735,7 @@ def serving(env: dict[str, str], cwd: Path, *options: str) -> Iterator[Served]:
             # "Serving bucket <name> at http://127.0.0.1:<port>/media-proxy/<key>"
             served = Served(first.split(" at ", 1)[1].strip().removesuffix("<key>"), [first])
             yield served
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop)
             assert process.wait(timeout=DEADLINE) == 0
             reader.join(timeout=DEADLINE)
             served.output += [*lines.queue, process.stderr.read()]
@@ -730,7 +747,7 @@ def serving(env: dict[str, str], cwd: Path, *options: str) -> Iterator[Served]:
 
 @pytest.fixture
 def served(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    """``r2store serve --port 0`` running; yields its proxy base URL, and stops it with Ctrl-C."""
+    """``r2store serve --port 0`` running; yields its proxy base URL, and stops it (SIGTERM)."""
     with serving(env, tmp_path) as server:
         yield server.url
     assert "Traceback" not in server.output[-1]
@@ -749,3 +766,19 @@ def test_serve_answers_404_outside_the_proxy_path(served: str) -> None:
     """serve answers 404 for paths outside the proxy path."""
     base = served.removesuffix("/media-proxy/")
     assert httpx.get(base + "/elsewhere", timeout=DEADLINE).status_code == 404
+
+
+def test_serve_stops_cleanly_on_sigterm(env: dict[str, str], tmp_path: Path) -> None:
+    """SIGTERM stops serve: exit status 0, a "Stopped." line, no traceback."""
+    with serving(env, tmp_path) as server:
+        pass
+    assert server.output[-2:] == ["Stopped.\n", ""]
+
+
+def test_serve_stops_on_ctrl_c_even_when_started_ignoring_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGINT stops serve, exit 0, even in a process started with SIGINT ignored."""
+    with serving(env, tmp_path, stop=signal.SIGINT, prefix=tuple(IGNORING_SIGINT)) as server:
+        pass
+    assert server.output[-2:] == ["Stopped.\n", ""]

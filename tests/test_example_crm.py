@@ -43,7 +43,7 @@ def _png(width: int = 40, height: int = 30) -> bytes:
 def _crm(
     data_dir: Path, port: int, log: Path, extra_env: Mapping[str, str] | None = None
 ) -> Iterator[str]:
-    """run.py as the README runs it, keeping its data in *data_dir*; stopped by Ctrl-C."""
+    """run.py as the README runs it, keeping its data in *data_dir*; stopped by SIGTERM."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("R2_", "USE_R2", "DJANGO_"))}
     env.update(extra_env or {})
     env.update(
@@ -71,13 +71,16 @@ def _crm(
                 time.sleep(0.1)
         yield base
     finally:
-        process.send_signal(signal.SIGINT)
+        # SIGTERM: a container's stop, and delivered even where SIGINT is ignored.
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=SHUTDOWN_DEADLINE)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
     assert "Traceback" not in log.read_text(), log.read_text()
+    # A clean stop, not death by the signal (-15), which would skip run.py's cleanup.
+    assert process.returncode == 0, log.read_text()
 
 
 def _photo_width(page: Page) -> int:

@@ -5,12 +5,13 @@
 then open http://127.0.0.1:8000/. With USE_R2=true and the R2_* variables (in
 the environment or a .env file) the photos go to your bucket; without, to a
 local S3-compatible endpoint in memory, gone when this stops. The database is
-a SQLite file in this folder, or in $CRM_DATA_DIR. Ctrl-C stops it all.
+a SQLite file in this folder, or in $CRM_DATA_DIR. Ctrl-C (or SIGTERM) stops it all.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -20,8 +21,16 @@ from r2store import R2Config, r2_enabled
 PROJECT_DIR = Path(__file__).resolve().parent
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Migrate the database and serve the app on 127.0.0.1:$PORT (8000)."""
+    # runserver stops cleanly on KeyboardInterrupt: make SIGTERM (a container's stop) one too,
+    # and Ctrl-C even when this was started with SIGINT ignored (nohup, a background job).
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     sys.path.insert(0, str(PROJECT_DIR))
     # This script runs this project, whatever settings module the shell names.
     os.environ["DJANGO_SETTINGS_MODULE"] = "crmsite.settings"
