@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ._version import __version__
+from .buckets import CORS_METHODS, CORSRule, check_origin
 from .config import R2Config, r2_enabled
 from .diagnostics import (
     ProbeError,
@@ -44,10 +45,13 @@ from .diagnostics import (
     url_mode_reason,
 )
 from .errors import (
+    AccessDeniedError,
+    BucketNotFoundError,
     ConfigError,
     ConfigProblem,
     InvalidKeyError,
     ObjectExistsError,
+    ObjectNotFoundError,
     R2StoreError,
     UpstreamError,
 )
@@ -270,6 +274,8 @@ def _check_bucket(store: R2Store) -> None:
     try:
         key = probe_bucket(store)
     except ProbeError as exc:
+        if isinstance(exc.__cause__, BucketNotFoundError):
+            raise exc.__cause__ from exc  # said with its way out, by main()
         raise CommandError(str(exc)) from exc
     _out("Bucket:        listed")
     _out(f"Probe object:  written, read back and deleted ({key})")
@@ -460,6 +466,99 @@ def _cmd_presign(context: _Context, args: argparse.Namespace) -> int:
         content_type=args.content_type,
     )
     _out(url)
+    return EXIT_OK
+
+
+# -- bucket, cors ----------------------------------------------------------------
+
+
+def _cmd_bucket_create(context: _Context, args: argparse.Namespace) -> int:
+    """Create the configured bucket; one that exists and is usable is not an error."""
+    from .buckets import BucketTakenError, create_bucket
+
+    store = context.store
+    name = store.config.bucket
+    try:
+        created = create_bucket(store)
+    except BucketTakenError as exc:
+        raise CommandError(f"{exc}: choose another name and set R2_BUCKET_NAME to it") from exc
+    except AccessDeniedError as exc:
+        raise CommandError(
+            f"{exc}: creating a bucket needs an R2 API token with Admin Read & Write "
+            "permission (an Object Read & Write token cannot); or create the bucket in the "
+            "Cloudflare dashboard: R2 > Create bucket"
+        ) from exc
+    if created:
+        _out(f"Created bucket {name} at {store.config.endpoint}.")
+    else:
+        _out(f"Bucket {name} already exists, and these credentials can use it: nothing to do.")
+    _out("Next: `r2store check`; for uploads from browsers, `r2store cors set --origin URL`.")
+    return EXIT_OK
+
+
+def _show_cors(rules: Sequence[CORSRule]) -> None:
+    for number, rule in enumerate(rules, 1):
+        _out(f"rule {number}:" if len(rules) > 1 else "rule:")
+        rows = [
+            ("origins", ", ".join(rule.origins)),
+            ("methods", ", ".join(rule.methods)),
+            ("headers", ", ".join(rule.headers) or "(none)"),
+            ("expose headers", ", ".join(rule.expose_headers) or "(none)"),
+            ("max age", f"{rule.max_age} s" if rule.max_age is not None else "(browser default)"),
+        ]
+        for label, value in rows:
+            _out(f"  {label + ':':<16} {value}")
+
+
+def _cmd_cors_show(context: _Context, args: argparse.Namespace) -> int:
+    """Print the bucket's CORS rules."""
+    from .buckets import get_cors
+
+    store = context.store
+    rules = get_cors(store)
+    if not rules:
+        _out(
+            f"Bucket {store.config.bucket} has no CORS rules: browsers cannot upload to it "
+            "with presigned URLs. Allow your site with: r2store cors set --origin URL"
+        )
+        return EXIT_OK
+    _out(f"CORS rules of bucket {store.config.bucket}:")
+    _show_cors(rules)
+    return EXIT_OK
+
+
+def _cmd_cors_set(context: _Context, args: argparse.Namespace) -> int:
+    """Replace the bucket's CORS rules with one rule for browser uploads."""
+    from .buckets import get_cors, set_cors
+
+    store = context.store
+    defaults = CORSRule(origins=())
+    methods: list[str] = args.methods or list(defaults.methods)
+    headers: list[str] = args.headers or list(defaults.headers)
+    # Repeats dropped, order kept.
+    rule = CORSRule(
+        origins=dict.fromkeys(args.origins),
+        methods=dict.fromkeys(methods),
+        headers=dict.fromkeys(headers),
+        max_age=args.max_age,
+    )
+    replaced = [old for old in get_cors(store) if old != rule]
+    set_cors(store, [rule])
+    earlier = f" (replacing {len(replaced)} earlier rule(s))" if replaced else ""
+    _out(f"Set the CORS rules of bucket {store.config.bucket}{earlier}:")
+    _show_cors([rule])
+    if "*" in rule.origins:
+        _err("warning: origin '*' lets any site's pages send these requests to the bucket")
+    return EXIT_OK
+
+
+def _cmd_cors_clear(context: _Context, args: argparse.Namespace) -> int:
+    """Remove the bucket's CORS rules."""
+    from .buckets import clear_cors
+
+    store = context.store
+    clear_cors(store)
+    _out(f"Removed the CORS rules of bucket {store.config.bucket}.")
     return EXIT_OK
 
 
@@ -663,6 +762,23 @@ def _expires(value: str) -> int:
     return number
 
 
+def _seconds(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {number}")
+    return number
+
+
+def _origin(value: str) -> str:
+    try:
+        return check_origin(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _port(value: str) -> int:
     try:
         number = int(value)
@@ -733,9 +849,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(env_file_given=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, handler: Handler, summary: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=summary, description=summary, parents=[verbose])
-        sub.set_defaults(handler=handler)
+    def command(
+        name: str, handler: Handler | None, summary: str, group: Any = commands
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(
+            name, help=summary, description=summary, parents=[verbose]
+        )
+        if handler is not None:
+            sub.set_defaults(handler=handler)
         return sub
 
     check = command(
@@ -833,6 +954,67 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, default=8, metavar="N", help="uploads at once (default 8)"
     )
 
+    bucket = command("bucket", None, "Create the bucket R2_BUCKET_NAME names.")
+    bucket_commands = bucket.add_subparsers(dest="bucket_command", metavar="COMMAND", required=True)
+    command(
+        "create",
+        _cmd_bucket_create,
+        "Create the bucket R2_BUCKET_NAME names (one that exists and is yours is left as is). "
+        "On R2 this needs an API token with Admin Read & Write permission.",
+        bucket_commands,
+    )
+
+    cors = command(
+        "cors",
+        None,
+        "Show or set the bucket's CORS rules, which browsers need before they can upload "
+        "with presigned URLs.",
+    )
+    cors_commands = cors.add_subparsers(dest="cors_command", metavar="COMMAND", required=True)
+    command("show", _cmd_cors_show, "Print the bucket's CORS rules.", cors_commands)
+    cors_set = command(
+        "set",
+        _cmd_cors_set,
+        "Replace the bucket's CORS rules with one rule that lets pages from ORIGIN upload "
+        "(PUT) and read (GET, HEAD) objects, sending a Content-Type.",
+        cors_commands,
+    )
+    cors_set.add_argument(
+        "--origin",
+        dest="origins",
+        action="append",
+        required=True,
+        type=_origin,
+        metavar="ORIGIN",
+        help="a site allowed, like https://app.example.com (no path, no trailing /); repeat "
+        "for more; * allows any site",
+    )
+    cors_set.add_argument(
+        "--method",
+        dest="methods",
+        action="append",
+        type=str.upper,
+        choices=CORS_METHODS,
+        metavar="METHOD",
+        help=f"a method allowed, one of {', '.join(CORS_METHODS)}; repeat for more "
+        "(default: PUT, GET and HEAD)",
+    )
+    cors_set.add_argument(
+        "--header",
+        dest="headers",
+        action="append",
+        metavar="HEADER",
+        help="a request header pages may send; repeat for more (default: Content-Type)",
+    )
+    cors_set.add_argument(
+        "--max-age",
+        type=_seconds,
+        default=3600,
+        metavar="SECONDS",
+        help="how long browsers may cache the rules (default 3600)",
+    )
+    command("clear", _cmd_cors_clear, "Remove the bucket's CORS rules.", cors_commands)
+
     serve = command(
         "serve",
         _cmd_serve,
@@ -868,11 +1050,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(context, exc, _config_error_line(exc), EXIT_USAGE)
     except InvalidKeyError as exc:
         return _fail(context, exc, str(exc), EXIT_USAGE)
-    except UpstreamError as exc:
-        where = f"; endpoint: {context._config.endpoint}" if context._config else ""
-        return _fail(context, exc, f"{exc}{where}", EXIT_FAILED)
     except R2StoreError as exc:
-        return _fail(context, exc, str(exc), EXIT_FAILED)
+        return _fail(context, exc, _with_next_step(context, exc), EXIT_FAILED)
     except BrokenPipeError:
         return _broken_pipe()
     except OSError as exc:
@@ -886,6 +1065,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         context.close()
         _unconfigure_logging()
+
+
+def _error_code(exc: BaseException) -> str:
+    """The S3 error code behind *exc* (from the botocore or transport error it was mapped
+    from), or ""."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        response: Any = getattr(cause, "response", None)
+        if isinstance(response, dict):
+            return str(response.get("Error", {}).get("Code", ""))
+        cause = cause.__cause__
+    return ""
+
+
+def _with_next_step(context: _Context, exc: R2StoreError) -> str:
+    """*exc*'s message and what to do about it, naming the settings involved."""
+    config = context._config
+    bucket = repr(config.bucket) if config else "R2_BUCKET_NAME"
+    if isinstance(exc, BucketNotFoundError):
+        where = f" at {config.endpoint}" if config else ""
+        return (
+            f"bucket {bucket} does not exist{where}: create it with `r2store bucket create` "
+            "(or in the Cloudflare dashboard), or set R2_BUCKET_NAME to an existing bucket"
+        )
+    if isinstance(exc, AccessDeniedError):
+        code = _error_code(exc)
+        if code == "InvalidAccessKeyId":
+            fix = "R2 does not know R2_ACCESS_KEY_ID: copy it again from the R2 API token"
+        elif code == "SignatureDoesNotMatch":
+            fix = (
+                "R2_SECRET_ACCESS_KEY is not the secret of R2_ACCESS_KEY_ID: copy both from "
+                "the same R2 API token"
+            )
+        else:
+            fix = (
+                "check that R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY come from an R2 API "
+                f"token with Object Read & Write permission on bucket {bucket}"
+            )
+        return f"{exc}: {fix}"
+    if isinstance(exc, UpstreamError):
+        where = f"; endpoint: {config.endpoint}" if config else ""
+        if str(exc).startswith(("could not talk to R2", "R2 did not answer")):
+            fix = "check R2_ENDPOINT_URL (or R2_ACCOUNT_ID) and the network, then try again"
+        else:
+            fix = "R2 failed: try again later"
+        return f"{exc}{where} ({fix})"
+    if isinstance(exc, ObjectNotFoundError) and context.args.command in ("get", "stat"):
+        return f"{exc} (`r2store ls PREFIX` lists the keys there are)"
+    return str(exc)
 
 
 def _fail(context: _Context, exc: BaseException, message: str, code: int) -> int:

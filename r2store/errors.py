@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessDeniedError",
+    "BucketNotFoundError",
     "ConfigError",
     "ConfigProblem",
     "InvalidKeyError",
@@ -88,6 +89,10 @@ class InvalidMetadataError(R2StoreError, ValueError):
 
 class ObjectNotFoundError(R2StoreError, FileNotFoundError):
     """No object exists under the key."""
+
+
+class BucketNotFoundError(ObjectNotFoundError):
+    """The configured bucket does not exist (so no object can be found in it)."""
 
 
 class ObjectExistsError(R2StoreError, FileExistsError):
@@ -195,7 +200,7 @@ def map_error(exc: Exception, *, key: str | None = None, creating: bool = False)
             return UpstreamError(f"the multipart upload{about} no longer exists")
         if code in _NOT_FOUND_CODES or status == 404:
             if code == "NoSuchBucket":
-                return ObjectNotFoundError(f"the configured bucket does not exist{about}")
+                return BucketNotFoundError(f"the configured bucket does not exist{about}")
             return ObjectNotFoundError(f"no object{about}")
         if code in _DENIED_CODES or status in (401, 403):
             return AccessDeniedError(f"R2 denied access{about} ({code or status})")

@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -24,6 +25,7 @@ import attrs
 import httpx
 import pytest
 
+import r2store.buckets
 from r2store import R2Store
 from r2store.cli import main
 from r2store.errors import AccessDeniedError, UpstreamError
@@ -194,11 +196,120 @@ def test_check_says_when_use_r2_is_off(cli: Run, monkeypatch: pytest.MonkeyPatch
 def test_check_fails_when_the_bucket_does_not_exist(
     cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A bucket that is not there fails the check with exit status 1."""
+    """A bucket that is not there fails the check with exit status 1, naming the way out."""
     monkeypatch.setenv("R2_BUCKET_NAME", "no-such-bucket-here")
     result = cli("check")
     assert result.code == 1
-    assert "r2store: error: could not list the bucket" in result.err
+    assert "r2store: error: bucket 'no-such-bucket-here' does not exist" in result.err
+    assert "create it with `r2store bucket create`" in result.err
+
+
+# -- bucket, cors -------------------------------------------------------------------------
+
+
+def test_bucket_create_creates_the_configured_bucket(
+    cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bucket create makes the bucket R2_BUCKET_NAME names, after which check passes."""
+    name = f"new-{uuid.uuid4().hex[:20]}"
+    monkeypatch.setenv("R2_BUCKET_NAME", name)
+    result = cli("bucket", "create")
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"Created bucket {name} at ")
+    assert cli("check").code == 0
+
+
+def test_bucket_create_leaves_an_existing_bucket(cli: Run, store: R2Store) -> None:
+    """bucket create on a bucket that exists and is ours changes nothing and exits 0."""
+    store.save("kept.txt", b"x")
+    result = cli("bucket", "create")
+    assert result.code == 0
+    assert "already exists, and these credentials can use it: nothing to do" in result.out
+    assert keys(store) == ["kept.txt"]
+
+
+def test_bucket_create_denied_names_the_permission(
+    cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token that may not create buckets gets told which permission it needs (moto cannot
+    refuse, so the refusal is simulated)."""
+
+    def denied(store: R2Store) -> bool:
+        raise AccessDeniedError("R2 denied access (AccessDenied)")
+
+    monkeypatch.setattr(r2store.buckets, "create_bucket", denied)
+    result = cli("bucket", "create")
+    assert result.code == 1
+    assert "Admin Read & Write" in result.err
+
+
+def test_a_missing_bucket_is_named_with_the_way_out(
+    cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing bucket's error names it and says to run `r2store bucket create`."""
+    monkeypatch.setenv("R2_BUCKET_NAME", "no-such-bucket-here")
+    result = cli("ls")
+    assert result.code == 1
+    (line,) = result.err.splitlines()
+    assert "bucket 'no-such-bucket-here' does not exist" in line
+    assert "r2store bucket create" in line
+
+
+def test_cors_show_says_when_there_are_no_rules(cli: Run) -> None:
+    """cors show on a bucket without rules says browsers cannot upload, and how to allow."""
+    result = cli("cors", "show")
+    assert result.code == 0
+    assert "has no CORS rules" in result.out
+    assert "r2store cors set --origin" in result.out
+
+
+def test_cors_set_allows_browser_uploads(cli: Run, store: R2Store) -> None:
+    """cors set --origin stores one rule with the upload defaults: PUT, GET, HEAD,
+    Content-Type, an hour's max age."""
+    result = cli("cors", "set", "--origin", "https://app.example.com")
+    assert result.code == 0, result.err
+    (rule,) = store.client.get_bucket_cors(Bucket=store.config.bucket)["CORSRules"]
+    assert rule["AllowedOrigins"] == ["https://app.example.com"]
+    assert rule["AllowedMethods"] == ["PUT", "GET", "HEAD"]
+    assert rule["AllowedHeaders"] == ["Content-Type"]
+    assert rule["MaxAgeSeconds"] == 3600
+
+
+def test_cors_set_takes_repeated_options(cli: Run) -> None:
+    """cors set takes several origins, methods and headers; cors show prints them."""
+    cli(
+        "cors", "set",
+        "--origin", "https://a.example.com", "--origin", "http://localhost:5173",
+        "--method", "put", "--header", "Content-Type", "--header", "Content-MD5",
+        "--max-age", "60",
+    )  # fmt: skip
+    result = cli("cors", "show")
+    assert "  origins:         https://a.example.com, http://localhost:5173" in result.out
+    assert "  methods:         PUT\n" in result.out
+    assert "  headers:         Content-Type, Content-MD5" in result.out
+    assert "  max age:         60 s" in result.out
+
+
+@pytest.mark.parametrize(
+    ("origin", "message"),
+    [
+        ("https://app.example.com/", "not even a trailing '/'"),
+        ("https://app.example.com/upload", "like https://app.example.com"),
+        ("app.example.com", "is not an origin like https://app.example.com"),
+    ],
+)
+def test_cors_set_refuses_what_is_not_an_origin(cli: Run, origin: str, message: str) -> None:
+    """An origin with a path, a trailing slash or no scheme is a usage error (exit 2)."""
+    result = cli("cors", "set", "--origin", origin)
+    assert result.code == 2
+    assert message in result.err
+
+
+def test_cors_clear_removes_the_rules(cli: Run) -> None:
+    """cors clear leaves the bucket with no CORS rules."""
+    cli("cors", "set", "--origin", "https://app.example.com")
+    assert cli("cors", "clear").code == 0
+    assert "has no CORS rules" in cli("cors", "show").out
 
 
 # -- ls, stat, url, presign ------------------------------------------------------------
@@ -391,7 +502,10 @@ def test_get_of_a_missing_key_writes_nothing(cli: Run, tmp_path: Path) -> None:
     """get of a missing key exits 1 and leaves the folder empty."""
     result = cli("get", "nope.txt")
     assert result.code == 1
-    assert result.err == "r2store: error: no object for key 'nope.txt'\n"
+    assert result.err == (
+        "r2store: error: no object for key 'nope.txt' (`r2store ls PREFIX` lists the keys "
+        "there are)\n"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -466,8 +580,11 @@ def test_a_bad_configuration_is_one_line_naming_each_variable(
     assert "R2_REGION_NAME: " in line
 
 
-def test_access_denied_is_one_line(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
-    """R2 refusing the token exits 1 with one line (moto cannot refuse, so it is simulated)."""
+def test_access_denied_is_one_line(
+    cli: Run, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R2 refusing the token exits 1 with one line naming the variables to check (moto cannot
+    refuse, so it is simulated)."""
 
     def denied(self: R2Store, prefix: str = "", *, page_size: int = 1000) -> Iterator[Any]:
         raise AccessDeniedError("R2 denied access (AccessDenied)")
@@ -475,7 +592,11 @@ def test_access_denied_is_one_line(cli: Run, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(R2Store, "list", denied)
     result = cli("ls")
     assert result.code == 1
-    assert result.err == "r2store: error: R2 denied access (AccessDenied)\n"
+    assert result.err == (
+        "r2store: error: R2 denied access (AccessDenied): check that R2_ACCESS_KEY_ID and "
+        f"R2_SECRET_ACCESS_KEY come from an R2 API token with Object Read & Write permission "
+        f"on bucket {env['R2_BUCKET_NAME']!r}\n"
+    )
 
 
 def test_verbose_shows_the_traceback(cli: Run) -> None:
@@ -483,7 +604,7 @@ def test_verbose_shows_the_traceback(cli: Run) -> None:
     result = cli("-v", "stat", "nope.txt")
     assert result.code == 1
     assert "Traceback (most recent call last)" in result.err
-    assert result.err.splitlines()[-1] == "r2store: error: no object for key 'nope.txt'"
+    assert result.err.splitlines()[-1].startswith("r2store: error: no object for key 'nope.txt'")
 
 
 def test_verbose_is_accepted_after_the_command(cli: Run) -> None:
@@ -629,7 +750,8 @@ def test_process_missing_key_is_one_line_exit_1(env: dict[str, str], tmp_path: P
     """As a process, a missing key prints exactly one line, no traceback, and exits 1."""
     done = run_process(env, "get", "nope.txt", cwd=tmp_path)
     assert done.returncode == 1
-    assert done.stderr == b"r2store: error: no object for key 'nope.txt'\n"
+    assert done.stderr.startswith(b"r2store: error: no object for key 'nope.txt' (")
+    assert done.stderr.count(b"\n") == 1
     assert done.stdout == b""
 
 
@@ -651,6 +773,7 @@ def test_process_unreachable_endpoint_is_one_line_exit_1(
     (line,) = done.stderr.decode().splitlines()
     assert line.startswith("r2store: error: could not talk to R2")
     assert endpoint in line
+    assert "check R2_ENDPOINT_URL (or R2_ACCOUNT_ID) and the network" in line
 
 
 def test_process_get_to_stdout_is_byte_exact(

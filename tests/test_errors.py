@@ -27,7 +27,7 @@ from r2store import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from r2store.errors import map_error
+from r2store.errors import BucketNotFoundError, map_error
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -43,7 +43,7 @@ def client_error(code: str, status: int) -> ClientError:
     [
         ("NoSuchKey", 404, ObjectNotFoundError),
         ("404", 404, ObjectNotFoundError),
-        ("NoSuchBucket", 404, ObjectNotFoundError),
+        ("NoSuchBucket", 404, BucketNotFoundError),
         ("NoSuchUpload", 404, UpstreamError),
         ("AccessDenied", 403, AccessDeniedError),
         ("SignatureDoesNotMatch", 403, AccessDeniedError),
@@ -184,7 +184,7 @@ def error_xml(code: str, **fields: str) -> bytes:
     [
         (404, error_xml("NoSuchKey"), ObjectNotFoundError),
         (404, b"", ObjectNotFoundError),
-        (404, error_xml("NoSuchBucket"), ObjectNotFoundError),
+        (404, error_xml("NoSuchBucket"), BucketNotFoundError),
         (403, error_xml("AccessDenied"), AccessDeniedError),
         (403, b"", AccessDeniedError),
         (412, error_xml("PreconditionFailed"), PreconditionFailedError),
