@@ -28,12 +28,14 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ._progress import CountingReader
 from ._version import __version__
 from .buckets import CORS_METHODS, CORSRule, check_origin
 from .config import R2Config, r2_enabled
@@ -324,14 +326,14 @@ def _cmd_put(context: _Context, args: argparse.Namespace) -> int:
     source: str = args.file
     try:
         if source == "-":
-            store.save(
-                args.key, sys.stdin.buffer, content_type=args.content_type, overwrite=args.overwrite
-            )
+            with _progress_of(sys.stdin.buffer, None) as body:
+                store.save(args.key, body, content_type=args.content_type, overwrite=args.overwrite)
             _out(f"uploaded stdin to {_show(args.key)}")
             return EXIT_OK
         with Path(source).open("rb") as file:
             size = os.fstat(file.fileno()).st_size
-            store.save(args.key, file, content_type=args.content_type, overwrite=args.overwrite)
+            with _progress_of(file, size) as body:
+                store.save(args.key, body, content_type=args.content_type, overwrite=args.overwrite)
     except ObjectExistsError as exc:
         raise CommandError(f"{exc}; pass --overwrite to replace it") from exc
     except OSError as exc:
@@ -342,15 +344,41 @@ def _cmd_put(context: _Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _progress_of(file: IO[bytes], size: int | None) -> Iterator[IO[bytes] | CountingReader]:
+    """*file*, counted by a progress line as it is read when stderr is a terminal."""
+    progress = _Progress.on_terminal(size)
+    if progress is None:
+        yield file
+        return
+    try:
+        yield CountingReader(file, progress.add)
+    finally:
+        progress.finish()
+
+
+def _counted(chunks: Iterable[bytes], progress: _Progress | None) -> Iterator[bytes]:
+    """*chunks*, counted by *progress* as they pass."""
+    for chunk in chunks:
+        if progress is not None:
+            progress.add(len(chunk))
+        yield chunk
+
+
 def _cmd_get(context: _Context, args: argparse.Namespace) -> int:
     """Download an object to a file (atomically) or to stdout, streamed."""
     # The object is opened first: a missing key leaves the local side untouched.
     with context.store.open(args.key) as reader:
         if args.file == "-":
             out = sys.stdout.buffer
-            for chunk in reader.iter_chunks():
-                out.write(chunk)
-            out.flush()
+            progress = _Progress.on_terminal(reader.size)
+            try:
+                for chunk in _counted(reader.iter_chunks(), progress):
+                    out.write(chunk)
+                out.flush()
+            finally:
+                if progress is not None:
+                    progress.finish()
             return EXIT_OK
         target = Path(args.file) if args.file else Path(args.key.rsplit("/", 1)[-1])
         if target.is_dir():
@@ -358,7 +386,13 @@ def _cmd_get(context: _Context, args: argparse.Namespace) -> int:
         if not args.overwrite and target.exists():
             # Checked before downloading, and again, atomically, when the file goes in.
             raise CommandError(f"{str(target)!r} already exists; pass --overwrite to replace it")
-        size = _write_atomically(target, reader.iter_chunks(), overwrite=args.overwrite)
+        progress = _Progress.on_terminal(reader.size)
+        try:
+            chunks = _counted(reader.iter_chunks(), progress)
+            size = _write_atomically(target, chunks, overwrite=args.overwrite)
+        finally:
+            if progress is not None:
+                progress.finish()
     _out(f"downloaded {_show(args.key)} to {target} ({format_size(size)})")
     return EXIT_OK
 
@@ -566,31 +600,82 @@ def _cmd_cors_clear(context: _Context, args: argparse.Namespace) -> int:
 
 
 class _Progress:
-    """A counter on one terminal line, rewritten with ``\\r`` (at most ten times a second).
+    """One progress line on a terminal, rewritten with ``\\r`` at most ten times a second:
+    files (for sync), bytes, rate and time left.
 
     File names are left out: they vary in length and may hold control characters.
+    Thread-safe: sync's upload threads report bytes.
     """
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], total: int | None = None) -> None:
         self._stream = stream
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
         self._last = 0.0
-        self._shown = False
+        self._width = 0
+        self._files: tuple[int, int] | None = None
+        self._done = 0
+        self._total = total
 
-    def __call__(self, done: int, total: int, path: str) -> None:
+    @classmethod
+    def on_terminal(cls, total: int | None = None) -> _Progress | None:
+        """A progress line on stderr if it is a terminal; in a log or a pipe it is noise."""
+        return cls(sys.stderr, total) if sys.stderr.isatty() else None
+
+    def files(self, done: int, total: int, path: str) -> None:
+        """Sync's ``progress`` callback: *done* of *total* files settled."""
+        with self._lock:
+            self._files = (done, total)
+            self._show(final=done == total)
+
+    def bytes(self, done: int, total: int) -> None:
+        """Sync's ``byte_progress`` callback: *done* of *total* bytes settled."""
+        with self._lock:
+            self._done, self._total = done, total
+            self._show()
+
+    def add(self, count: int) -> None:
+        """*count* more bytes moved (negative: an upload rewound to retry)."""
+        with self._lock:
+            self._done += count
+            self._show()
+
+    def _show(self, *, final: bool = False) -> None:
         now = time.monotonic()
-        if done < total and now - self._last < 0.1:
+        if not final and now - self._last < 0.1:
             return
         self._last = now
-        self._shown = True
-        self._stream.write(f"\r{done}/{total} files ({done * 100 // total}%)")
+        parts = []
+        if self._files is not None:
+            done, total = self._files
+            parts.append(f"{done}/{total} files ({done * 100 // total}%)")
+        moved = format_size(self._done)
+        if self._total:
+            percent = "" if self._files else f" ({self._done * 100 // self._total}%)"
+            parts.append(f"{moved} of {format_size(self._total)}{percent}")
+        elif self._files is None:
+            parts.append(moved)
+        elapsed = now - self._start
+        if elapsed >= 0.5 and self._done > 0:
+            rate = self._done / elapsed
+            parts.append(f"{format_size(int(rate))}/s")
+            if self._total and self._done < self._total:
+                left = int((self._total - self._done) / rate)
+                parts.append(f"{left // 60}:{left % 60:02d} left")
+        line = ", ".join(parts)
+        # Spaces over what a longer line before left behind.
+        self._stream.write(f"\r{line:<{self._width}}")
         self._stream.flush()
+        self._width = len(line)
 
     def finish(self) -> None:
-        """End the counter's line, so that what follows starts on a line of its own."""
-        if self._shown:
-            self._shown = False
-            self._stream.write("\n")
-            self._stream.flush()
+        """Show the last state and end the line, so that what follows starts a line."""
+        with self._lock:
+            if self._width or self._done:
+                self._show(final=True)
+                self._width = 0
+                self._stream.write("\n")
+                self._stream.flush()
 
 
 def _cmd_sync(context: _Context, args: argparse.Namespace) -> int:
@@ -606,8 +691,7 @@ def _cmd_sync(context: _Context, args: argparse.Namespace) -> int:
     target = "/".join(part for part in (config.bucket, config.location, prefix) if part) + "/"
     verb = "Dry run: comparing" if args.dry_run else "Syncing"
     _out(f"{verb} {local_dir} with {target}")
-    # A progress line is for people watching; in a log or a pipe it is noise.
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    progress = _Progress.on_terminal()
     try:
         report = sync_directory(
             store,
@@ -616,7 +700,8 @@ def _cmd_sync(context: _Context, args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             delete=args.delete,
             workers=args.workers,
-            progress=progress,
+            progress=progress.files if progress else None,
+            byte_progress=progress.bytes if progress else None,
         )
     except KeyboardInterrupt:
         if progress is not None:

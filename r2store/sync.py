@@ -29,10 +29,12 @@ as changed, not uploaded, and a re-run picks up what is there then.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import math
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -40,16 +42,20 @@ from typing import IO
 
 import attrs
 
+from ._progress import CountingReader
 from .errors import AccessDeniedError, InvalidKeyError, R2StoreError
 from .keys import object_key
 from .objects import ObjectStat
 from .store import R2Store, part_size_for
 
-__all__ = ["ProgressCallback", "SyncReport", "sync_directory"]
+__all__ = ["ByteProgressCallback", "ProgressCallback", "SyncReport", "sync_directory"]
 
 #: ``progress(done, total, path)``: *done* of *total* local files are settled
 #: (uploaded, skipped or failed); *path* is the one just settled.
 ProgressCallback = Callable[[int, int, str], None]
+#: ``byte_progress(done, total)``: *done* of the *total* bytes of the local files are
+#: settled, counting the bytes of uploads in progress as they are read from disk.
+ByteProgressCallback = Callable[[int, int], None]
 
 # Read size for hashing: big enough that hashlib (which releases the GIL) dominates.
 _READ_SIZE = 1024 * 1024
@@ -101,6 +107,7 @@ class _LocalFile:
     # What the walk found at full_path: the upload reads only this very file.
     device: int
     inode: int
+    size: int  # when walked: for progress only
 
 
 def sync_directory(
@@ -112,6 +119,7 @@ def sync_directory(
     delete: bool = False,
     workers: int = 8,
     progress: ProgressCallback | None = None,
+    byte_progress: ByteProgressCallback | None = None,
 ) -> SyncReport:
     """Upload every file under *local_dir* to *store*, under *prefix*, unless already there.
 
@@ -125,7 +133,8 @@ def sync_directory(
     are deleted afterwards -- except below a directory that could not be
     read or a link that was not followed, whose contents are unknown. With
     *dry_run*, nothing is written or deleted and the report says what would
-    be. *progress* is called from the calling thread as each file settles.
+    be. *progress* is called from the calling thread as each file settles;
+    *byte_progress* also from the upload threads, as big files go up.
 
     Per-file problems (names the key rules refuse, unreadable files, failed
     uploads) are collected in :attr:`SyncReport.failed`; errors that would
@@ -152,10 +161,27 @@ def sync_directory(
     part_size = store.config.multipart_chunksize
 
     done = 0
+    bytes_total = sum(item.size for item in walk.files)
+    bytes_done = 0
+    bytes_read: dict[str, int] = {}  # of each file being uploaded, by key
+    lock = threading.Lock()
+
+    def count(item: _LocalFile, n: int) -> None:
+        """Add *n* bytes read from *item* to the bytes settled (upload threads call this)."""
+        nonlocal bytes_done
+        assert byte_progress is not None
+        with lock:
+            bytes_read[item.key] = bytes_read.get(item.key, 0) + n
+            bytes_done += n
+            now = bytes_done
+        byte_progress(now, bytes_total)
 
     def settle(item: _LocalFile, outcome: tuple[bool, int] | Exception) -> None:
         """Record what became of *item*: (uploaded?, size), or the error it met."""
         nonlocal done, bytes_uploaded
+        if byte_progress is not None:
+            # The whole file is settled now, however much of it was counted as read.
+            count(item, item.size - bytes_read.get(item.key, 0))
         if isinstance(outcome, Exception):
             failed.append((item.path, _describe(outcome)))
         elif outcome[0]:
@@ -183,7 +209,10 @@ def sync_directory(
                     settle(item, exc)
                     continue
                 listed = None  # changed: upload it without checking again
-            futures[pool.submit(_sync_file, store, item, listed, part_size, dry_run)] = item
+            counted = functools.partial(count, item) if byte_progress is not None else None
+            futures[pool.submit(_sync_file, store, item, listed, part_size, dry_run, counted)] = (
+                item
+            )
         for future in as_completed(futures):
             try:
                 outcome: tuple[bool, int] | Exception = future.result()
@@ -216,16 +245,23 @@ def sync_directory(
 
 
 def _sync_file(
-    store: R2Store, item: _LocalFile, remote: ObjectStat | None, part_size: int, dry_run: bool
+    store: R2Store,
+    item: _LocalFile,
+    remote: ObjectStat | None,
+    part_size: int,
+    dry_run: bool,
+    counted: Callable[[int], None] | None = None,
 ) -> tuple[bool, int]:
-    """Upload one file unless *remote* matches it; return (uploaded?, size)."""
+    """Upload one file unless *remote* matches it; return (uploaded?, size). *counted* is
+    told the bytes read for the upload."""
     with _open_walked(item) as file:
         size = os.fstat(file.fileno()).st_size
         if remote is not None and _matches(file, size, remote, part_size):
             return False, size
         if not dry_run:
             file.seek(0)
-            store.save(item.key, file, overwrite=True)
+            body = file if counted is None else CountingReader(file, counted)
+            store.save(item.key, body, overwrite=True)
     return True, size
 
 
@@ -373,6 +409,7 @@ def _walk(root: str, base: str, location: str) -> _Walk:
                     key=key,
                     device=walked.st_dev,
                     inode=walked.st_ino,
+                    size=walked.st_size,
                 )
             )
     found.files.sort(key=lambda item: item.key)

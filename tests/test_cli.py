@@ -734,7 +734,7 @@ def test_sync_shows_progress_on_a_terminal(
     monkeypatch.setattr(sys, "stderr", terminal)
     media = write_tree(tmp_path / "media", {f"{n}.txt": b"x" for n in range(3)})
     assert cli("sync", str(media)).code == 0
-    assert terminal.getvalue().endswith("\r3/3 files (100%)\n")
+    assert terminal.getvalue().endswith("\r3/3 files (100%), 3 B of 3 B\n")
 
 
 def test_sync_of_a_missing_folder_fails_in_one_line(cli: Run) -> None:
@@ -802,6 +802,80 @@ def test_process_sync_shows_no_progress_off_a_terminal(env: dict[str, str], tmp_
     assert done.returncode == 0
     assert done.stderr == b""
     assert b"\r" not in done.stdout
+
+
+def run_on_terminal(env: dict[str, str], *argv: str, cwd: Path) -> tuple[int, bytes]:
+    """Run ``python -m r2store ARGS...`` with stderr on a pseudo-terminal (stdout to a file);
+    return its exit status and what the terminal got."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    with (cwd / "stdout").open("wb") as stdout:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "r2store", *argv],
+            env=subprocess_env(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=terminal,
+        )
+    os.close(terminal)
+    shown = bytearray()
+    try:
+        while True:
+            try:
+                data = os.read(controller, 65536)
+            except OSError:  # EIO: the process closed its side
+                break
+            if not data:
+                break
+            shown += data
+        return process.wait(timeout=DEADLINE), bytes(shown)
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+MiB = 1024 * 1024
+
+
+def test_process_put_shows_progress_on_a_terminal(env: dict[str, str], tmp_path: Path) -> None:
+    """put on a terminal shows the bytes sent of the file's size, on one rewritten line."""
+    (tmp_path / "big.bin").write_bytes(os.urandom(3 * MiB))
+    code, shown = run_on_terminal(env, "put", "big.bin", "big.bin", cwd=tmp_path)
+    assert code == 0, shown
+    assert b"\r3.0 MiB of 3.0 MiB (100%)" in shown
+
+
+def test_process_get_shows_progress_on_a_terminal(
+    env: dict[str, str], store: R2Store, tmp_path: Path
+) -> None:
+    """get on a terminal shows the bytes received of the object's size."""
+    store.save("big.bin", os.urandom(3 * MiB))
+    code, shown = run_on_terminal(env, "get", "big.bin", cwd=tmp_path)
+    assert code == 0, shown
+    assert b"\r3.0 MiB of 3.0 MiB (100%)" in shown
+
+
+def test_process_sync_shows_the_bytes_of_a_big_file(env: dict[str, str], tmp_path: Path) -> None:
+    """sync on a terminal counts bytes too, so one big file is not one silent "1/1 files"."""
+    media = write_tree(tmp_path / "media", {"big.bin": os.urandom(3 * MiB)})
+    code, shown = run_on_terminal(env, "sync", str(media), cwd=tmp_path)
+    assert code == 0, shown
+    assert b"\r1/1 files (100%), 3.0 MiB of 3.0 MiB" in shown
+
+
+def test_process_put_and_get_show_no_progress_off_a_terminal(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Piped, put and get print their one result line and no progress (no carriage return)."""
+    (tmp_path / "big.bin").write_bytes(os.urandom(3 * MiB))
+    put = run_process(env, "put", "big.bin", "big.bin", cwd=tmp_path)
+    get = run_process(env, "get", "big.bin", "copy.bin", cwd=tmp_path)
+    assert (put.returncode, put.stderr, get.returncode, get.stderr) == (0, b"", 0, b"")
+    assert b"\r" not in put.stdout + get.stdout
 
 
 @attrs.define
