@@ -5,7 +5,12 @@ How a page's fenced blocks are treated:
 - ```` ```python ````: run, in page order, in one namespace per page.
 - ```` ```pycon ````: run as a doctest in the same namespace; the output must match
   (``...`` matches anything, whitespace differences are ignored).
-- Any other info string (``console``, ``sh``, ``text``, ``toml``, ...): not run.
+- ```` ```console ```` whose first line is ``$ r2store ...``: each ``$ r2store`` line is run
+  (in-process, against the page's local S3 endpoint) and what it prints must match the
+  lines below it (``...`` matches anything). The bucket is a new one, not yet created, so
+  ``r2store bucket create`` works as on a first run; its name reads as ``media`` and the
+  endpoint as ``https://<ACCOUNT_ID>.r2.cloudflarestorage.com`` in what is compared.
+- Any other info string (``console`` with other commands, ``sh``, ``text``, ...): not run.
 
 An HTML comment on the line just before a ``python`` block changes what happens to it
 (it is invisible on the built site and on GitHub):
@@ -17,6 +22,9 @@ An HTML comment on the line just before a ``python`` block changes what happens 
   ``STORAGES``, ``MEDIA_URL`` and ``R2STORE_PROXY`` then override Django's settings for
   the rest of the page.
 
+Before an ``r2store`` console block, ``<!-- docs-test: given PATH ... -->`` creates those
+files in the working folder (a few bytes each), as the reader would have them.
+
 Each page runs in a new temporary folder (the working directory, so no ``.env`` is read)
 with the ``R2_*`` variables of its own local S3 endpoint (``r2store.local.local_s3``, a
 fresh bucket) in ``os.environ`` -- reset after every block -- so ``R2Store.from_env()``
@@ -25,10 +33,14 @@ works as it would on R2. Blocks inside MyST directives (```` ```{note} ````) cou
 
 from __future__ import annotations
 
+import contextlib
 import doctest
+import io
 import os
 import re
+import shlex
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -106,9 +118,23 @@ def _blocks(path: Path, lines: list[str], offset: int) -> Iterator[Block]:
         index = end + 1
 
 
+def is_cli_example(block: Block) -> bool:
+    """Whether *block* is an ``r2store`` console session, run as a test."""
+    return block.language == "console" and block.source.startswith("$ r2store ")
+
+
 def runnable_pages() -> list[Path]:
     """Pages with at least one block that runs."""
-    return [p for p in pages() if any(b.language in ("python", "pycon") for b in blocks(p))]
+    return [
+        p
+        for p in pages()
+        if any(b.language in ("python", "pycon") or is_cli_example(b) for b in blocks(p))
+    ]
+
+
+def test_the_cli_page_has_examples() -> None:
+    """The CLI page's console sessions are found, so they run."""
+    assert sum(is_cli_example(b) for b in blocks(DOCS / "cli.md")) >= 5
 
 
 def test_docs_have_examples() -> None:
@@ -118,10 +144,13 @@ def test_docs_have_examples() -> None:
 
 
 def test_markers_are_known() -> None:
-    """Every docs-test marker is one this module understands, on a Python block."""
+    """Every docs-test marker is one this module understands, on a block it applies to."""
     for page in pages():
         for block in blocks(page):
             if block.marker is None:
+                continue
+            if block.marker.startswith("given "):
+                assert is_cli_example(block), f"{block.where}: 'given' on a non-CLI block"
                 continue
             assert block.language == "python", f"{block.where}: a marker on a non-Python block"
             assert (
@@ -146,6 +175,15 @@ def _fresh_local_s3(bucket: str = "media", **options: Any) -> Any:
 _local_s3_calls = 0
 
 
+def _sessions(block: Block) -> Iterator[tuple[int, str, str]]:
+    """(line number, command, expected output) for each ``$`` line of a console block."""
+    lines = block.source.splitlines()
+    starts = [n for n, line in enumerate(lines) if line.startswith("$ ")]
+    for start, end in zip(starts, [*starts[1:], len(lines)]):
+        expected = "".join(line + "\n" for line in lines[start + 1 : end])
+        yield block.lineno + start, lines[start][2:], expected
+
+
 class PageRunner:
     """Runs one page's blocks in order, in one namespace."""
 
@@ -154,9 +192,13 @@ class PageRunner:
         self.stack = stack
         self.namespace: dict[str, Any] = {"__name__": "__docs__"}
         self.modules: list[str] = []
+        self.cli_bucket: str | None = None
 
     def run(self, block: Block) -> None:
         marker = block.marker or ""
+        if is_cli_example(block):
+            self._cli(block, marker)
+            return
         if block.language not in ("python", "pycon") or marker == "skip":
             return
         if marker.startswith("file "):
@@ -176,6 +218,38 @@ class PageRunner:
 
             values = {k: self.namespace[k] for k in DJANGO_SETTINGS if k in self.namespace}
             self.stack.enter_context(override_settings(**values))
+
+    def _cli(self, block: Block, marker: str) -> None:
+        """Run each ``$ r2store`` line of *block* and compare what it prints."""
+        from r2store.cli import main
+
+        if marker.startswith("given "):
+            for name in marker.split()[1:]:
+                path = self.folder / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(f"example content of {name}\n".encode())
+        if self.cli_bucket is None:
+            self.cli_bucket = f"cli-docs-{uuid.uuid4().hex[:12]}"
+        os.environ["R2_BUCKET_NAME"] = self.cli_bucket
+        shown = {
+            self.cli_bucket: "media",
+            os.environ["R2_ENDPOINT_URL"]: "https://<ACCOUNT_ID>.r2.cloudflarestorage.com",
+        }
+        checker = doctest.OutputChecker()
+        flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+        for lineno, command, expected in _sessions(block):
+            assert command.startswith("r2store "), f"{block.path}:{lineno}: not r2store"
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                main(shlex.split(command)[1:])
+            got = out.getvalue() + err.getvalue()
+            for real, documented in shown.items():
+                got = got.replace(real, documented)
+            if not checker.check_output(expected, got, flags):
+                pytest.fail(
+                    f"{block.path}:{lineno}: $ {command}\nexpected:\n{expected}got:\n{got}",
+                    pytrace=False,
+                )
 
     def _doctest(self, block: Block) -> None:
         test = doctest.DocTestParser().get_doctest(
