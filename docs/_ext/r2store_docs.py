@@ -291,8 +291,11 @@ def _prose(parser: argparse.ArgumentParser, text: str | None) -> list[nodes.Node
     return [nodes.literal_block(text=text.strip(), language="text")]
 
 
-def _arguments(parser: argparse.ArgumentParser) -> list[nodes.Node]:
-    """A definition list of the parser's arguments (not its subcommands, not --help)."""
+def _arguments(
+    parser: argparse.ArgumentParser, shown: frozenset[str] = frozenset()
+) -> list[nodes.Node]:
+    """A definition list of the parser's arguments (not its subcommands, not --help, not
+    the options in *shown*: those every command takes are listed once, at the top)."""
     formatter = parser._get_formatter()
     items = []
     # Positional arguments first, then options; --help goes without saying.
@@ -301,6 +304,8 @@ def _arguments(parser: argparse.ArgumentParser) -> list[nodes.Node]:
         if action.help == argparse.SUPPRESS or isinstance(
             action, (argparse._SubParsersAction, argparse._HelpAction)
         ):
+            continue
+        if shown.intersection(action.option_strings):
             continue
         if action.option_strings:
             spelling = ", ".join(action.option_strings)
@@ -341,10 +346,11 @@ class CLIReference(SphinxDirective):
             *_arguments(parser),
             *_prose(parser, parser.epilog),
         ]
-        out += self._sections(parser)
+        shown = frozenset(option for action in parser._actions for option in action.option_strings)
+        out += self._sections(parser, shown)
         return out
 
-    def _sections(self, parser: argparse.ArgumentParser) -> list[nodes.Node]:
+    def _sections(self, parser: argparse.ArgumentParser, shown: frozenset[str]) -> list[nodes.Node]:
         sections: list[nodes.Node] = []
         for _name, help_text, sub in _subcommands(parser):
             title = sub.prog
@@ -356,9 +362,9 @@ class CLIReference(SphinxDirective):
             section += nodes.literal_block(text=sub.format_usage().strip(), language="text")
             if sub.description and sub.description.strip() != help_text.strip():
                 section += _prose(sub, sub.description)
-            section += _arguments(sub)
+            section += _arguments(sub, shown)
             section += _prose(sub, sub.epilog)
-            section += self._sections(sub)
+            section += self._sections(sub, shown)
             self.state.document.note_implicit_target(section, section)
             sections.append(section)
         return sections
