@@ -179,7 +179,7 @@ def _sessions(block: Block) -> Iterator[tuple[int, str, str]]:
     """(line number, command, expected output) for each ``$`` line of a console block."""
     lines = block.source.splitlines()
     starts = [n for n, line in enumerate(lines) if line.startswith("$ ")]
-    for start, end in zip(starts, [*starts[1:], len(lines)]):
+    for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
         expected = "".join(line + "\n" for line in lines[start + 1 : end])
         yield block.lineno + start, lines[start][2:], expected
 
@@ -287,3 +287,14 @@ def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
                 if os.environ != baseline:
                     os.environ.clear()
                     os.environ.update(baseline)
+
+
+def test_quickstart_names_the_test_clients_http_library() -> None:
+    """The quickstart tells FastAPI readers to install the HTTP library Starlette's test
+    client uses (without it the example fails on import)."""
+    import starlette.testclient
+
+    # Starlette imports it as `httpx` whichever library it found (httpx2, else httpx).
+    client: Any = vars(starlette.testclient)["httpx"]
+    library = client.__name__.partition(".")[0]
+    assert f"pip install {library}" in (DOCS / "quickstart.md").read_text(encoding="utf-8")
