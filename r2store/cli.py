@@ -1,4 +1,4 @@
-"""The ``r2store`` command: check the configuration, move objects, sync a folder, serve media.
+"""The ``r2store`` command: set up the bucket, check the settings, move and sync files, serve.
 
 Configured like the library, by the ``R2_*`` environment variables and a
 ``.env`` file in the current directory (see :meth:`R2Config.from_env`).
