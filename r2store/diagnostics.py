@@ -17,7 +17,7 @@ from .errors import R2StoreError
 
 if TYPE_CHECKING:
     from .config import R2Config
-    from .store import R2Store
+    from .protocol import Store, URLSettings
 
 __all__ = [
     "EndpointWarning",
@@ -35,7 +35,7 @@ class ProbeError(R2StoreError):
     """A step of :func:`probe_bucket` failed; the message says which, and why."""
 
 
-def probe_bucket(store: R2Store) -> str:
+def probe_bucket(store: Store) -> str:
     """List one key, then create, read back and delete a probe object under a fresh key.
 
     Returns the probe's key. The create is conditional (``If-None-Match: *``), so a
@@ -124,7 +124,7 @@ def endpoint_warnings(config: R2Config) -> list[EndpointWarning]:
     return found
 
 
-def url_mode_reason(config: R2Config) -> str:
+def url_mode_reason(config: URLSettings) -> str:
     """Why :attr:`R2Config.url_mode` is what it is, in the settings' own words."""
     if config.url_mode == "proxy":
         signed = ", signed with R2_PROXY_SIGNING_KEY" if config.proxy_signing_key else ""

@@ -19,7 +19,7 @@ from django.core.files.base import ContentFile
 
 from r2store import ObjectExistsError, R2Config, R2Store
 from r2store.django import R2Storage
-from tests.django_tests.conftest import r2_options
+from tests.django_tests.conftest import r2_options, r2_store
 
 T = TypeVar("T")
 
@@ -158,7 +158,7 @@ def test_32_django_saves_of_one_name_keep_every_file(
     """32 concurrent R2Storage.save() of one name give 32 names, each holding its own content."""
     storage = R2Storage(**r2_options(config))
     storage.exists("warm-up")
-    assert storage.store.client is not None
+    assert r2_store(storage).client is not None
     try:
         results = run_together(
             WRITERS,

@@ -1,8 +1,12 @@
-"""System checks (``manage.py check``): the mistakes that lose uploads or break images."""
+"""System checks (``manage.py check``): the mistakes that lose uploads or break images.
+
+They run for either of r2store's storages: R2 and local mode have the same URLs and
+proxy route. ``check --deploy`` also warns about local mode with DEBUG off.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -10,18 +14,21 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import Resolver404, resolve
 
-from ..config import R2Config
+from ..config import LocalConfig, R2Config
 from ..diagnostics import endpoint_warnings
 
-__all__ = ["check_r2store"]
+if TYPE_CHECKING:
+    from ..protocol import URLSettings
 
-_BACKEND = "r2store.django.R2Storage"
+__all__ = ["check_local_mode_deploy", "check_r2store"]
+
+_BACKENDS = frozenset({"r2store.django.R2Storage", "r2store.django.LocalStorage"})
 _ENDPOINT_WARNING_IDS = {"plain-http": "r2store.W003", "not-r2": "r2store.W004"}
 
 
 def _uses_r2() -> bool:
     storages: dict[str, Any] = getattr(settings, "STORAGES", {}) or {}
-    return any(s.get("BACKEND") == _BACKEND for s in storages.values())
+    return any(s.get("BACKEND") in _BACKENDS for s in storages.values())
 
 
 @checks.register(checks.Tags.compatibility)
@@ -48,7 +55,7 @@ def check_r2store(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
     return _check_config(storage.store.config)
 
 
-def _check_config(config: R2Config) -> list[checks.CheckMessage]:
+def _check_config(config: URLSettings) -> list[checks.CheckMessage]:
     found: list[checks.CheckMessage] = []
     host = urlsplit(config.public_url).hostname if config.public_url else None
     # Only when pages link to it: behind the proxy the public URL is not used for pages.
@@ -62,7 +69,8 @@ def _check_config(config: R2Config) -> list[checks.CheckMessage]:
                 id="r2store.W001",
             )
         )
-    for warning in endpoint_warnings(config):
+    # Local mode has no endpoint to warn about.
+    for warning in endpoint_warnings(config) if isinstance(config, R2Config) else ():
         found.append(
             checks.Warning(
                 f"{warning.message}.",
@@ -102,3 +110,33 @@ def _check_config(config: R2Config) -> list[checks.CheckMessage]:
             )
         )
     return found
+
+
+@checks.register(checks.Tags.compatibility, deploy=True)
+def check_local_mode_deploy(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """With ``--deploy``: warn that local mode keeps uploads on this server's disk when
+    DEBUG is off, as on a deployed site."""
+    if settings.DEBUG or not _uses_r2():
+        return []
+    from django.core.files.storage import storages
+
+    from .storage import R2Storage
+
+    try:
+        storage = storages["default"]
+    except ImproperlyConfigured:
+        return []  # check_r2store reports it (r2store.E001)
+    if not isinstance(storage, R2Storage) or not isinstance(storage.store.config, LocalConfig):
+        return []
+    return [
+        checks.Warning(
+            f"USE_R2 is off, so uploads are kept in the folder {storage.store.config.root} "
+            "on this server (local mode), and DEBUG is off, as on a deployed site. Hosts "
+            "such as Render, Heroku and Fly.io give an app a disk that is wiped on every "
+            "deploy or restart: the uploads would vanish while the database still "
+            "names them.",
+            hint="Set USE_R2=true and the R2_* variables in production; keep local mode "
+            "for development.",
+            id="r2store.W005",
+        )
+    ]

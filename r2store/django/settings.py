@@ -5,15 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 
-from ..config import R2Config, r2_enabled
+from ..config import LocalConfig, R2Config, r2_enabled
 from ..errors import ConfigError
 
 __all__ = ["storages_from_env"]
 
 _STATIC = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+# Options about reaching R2 (endpoint, credentials, transfers): a local folder has none.
+_R2_ONLY = frozenset(f.name for f in attrs.fields(R2Config)) - frozenset(
+    f.name for f in attrs.fields(LocalConfig)
+)
+# R2Storage's own option, not a configuration field.
+_STORAGE_OPTIONS = frozenset({"allow_overwrite"})
 
 
 # Django's error mails (DEBUG=False) show these as stars. Its debug page (DEBUG=True)
@@ -25,38 +32,47 @@ def storages_from_env(
     staticfiles: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """``STORAGES`` for settings.py: R2 when ``USE_R2`` is true, the local disk otherwise.
+    """``STORAGES`` for settings.py: :class:`~r2store.django.R2Storage` when ``USE_R2``
+    is true, else :class:`~r2store.django.LocalStorage` (local mode: a folder, served
+    by the same media proxy).
 
-    With ``USE_R2`` true the whole R2 configuration is checked here, at
-    startup, and any problem is ``ImproperlyConfigured`` naming each variable:
-    never a quiet fallback to a disk that the next deploy wipes.
+    The configuration is checked here, at startup, and any problem is
+    ``ImproperlyConfigured`` naming each variable. With ``USE_R2`` true that is
+    the whole R2 configuration: never a quiet fallback to a disk that the next
+    deploy wipes. In local mode, *options* that only concern R2 (endpoint,
+    credentials, transfers) are left out.
     """
-    enabled, error = _check(environ, options)
+    enabled, given, error = _check(environ, options)
     if error is not None:
         # Django's debug page and error mails show every frame's locals: this frame lets
         # go of the secrets first, and the error's cause has no frames (see _check).
-        del environ, options
+        del environ, options, given
         raise error
-    if enabled:
-        default: dict[str, Any] = {"BACKEND": "r2store.django.R2Storage"}
-        if options:
-            default["OPTIONS"] = dict(options)
-    else:
-        default = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    backend = "R2Storage" if enabled else "LocalStorage"
+    default: dict[str, Any] = {"BACKEND": f"r2store.django.{backend}"}
+    if given:
+        default["OPTIONS"] = given
     return {"default": default, "staticfiles": dict(staticfiles or _STATIC)}
 
 
 def _check(
     environ: Mapping[str, str] | None, options: Mapping[str, Any] | None
-) -> tuple[bool, ImproperlyConfigured | None]:
-    """Whether R2 is on, and the error to raise when the configuration is not valid."""
+) -> tuple[bool, dict[str, Any], ImproperlyConfigured | None]:
+    """Whether R2 is on, the storage's options, and the error to raise when the
+    configuration is not valid. In local mode, options that only concern R2 are dropped."""
+    given = dict(options or {})
     try:
         enabled = r2_enabled(environ)
+        if not enabled:
+            given = {k: v for k, v in given.items() if k not in _R2_ONLY}
+        fields = {k: v for k, v in given.items() if k not in _STORAGE_OPTIONS}
         if enabled:
-            R2Config.from_env(environ, **(options or {}))
+            R2Config.from_env(environ, **fields)
+        else:
+            LocalConfig.from_env(environ, **fields)
     except ConfigError as exc:
-        return False, improperly_configured(exc)
-    return enabled, None
+        return False, {}, improperly_configured(exc)
+    return enabled, given, None
 
 
 def improperly_configured(exc: ConfigError) -> ImproperlyConfigured:

@@ -1,10 +1,11 @@
-"""R2Storage: Django's Storage API over R2Store (translation only)."""
+"""R2Storage: Django's Storage API over a Store (translation only); LocalStorage, the same
+over a folder (local mode)."""
 
 from __future__ import annotations
 
 import io
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
@@ -20,18 +21,21 @@ from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
 from django.views.decorators.debug import sensitive_variables
 
-from ..config import R2Config
+from ..config import LocalConfig, R2Config
 from ..errors import ConfigError, InvalidKeyError, ObjectExistsError
+from ..localstore import LocalStore
 from ..proxy import MediaProxy
 from ..store import R2Store
 from .settings import improperly_configured
 
 if TYPE_CHECKING:
+    from ..protocol import Store
     from ..writer import ObjectWriter
 
-__all__ = ["R2Storage"]
+__all__ = ["LocalStorage", "R2Storage"]
 
 _FIELDS = frozenset(field.name for field in attrs.fields(R2Config))
+_LOCAL_FIELDS = frozenset(field.name for field in attrs.fields(LocalConfig))
 # Tried after the name itself; each is the name with a random suffix.
 _MAX_ALTERNATIVES = 100
 # Never written into migrations: they come from the environment.
@@ -88,7 +92,12 @@ class R2Storage(_Deconstructible):
 
     Without overwrite, a name is claimed by an atomic conditional create; if
     it is taken -- even by a concurrent upload -- another name is tried.
+
+    Everything but the constructor speaks only the :class:`~r2store.Store`
+    protocol, so :class:`LocalStorage` is this storage over a folder.
     """
+
+    store: Store
 
     # Django's error mails (DEBUG=False) show the options as stars. Its debug page
     # (DEBUG=True) ignores the mark, hence the del before raising below.
@@ -223,3 +232,50 @@ class R2Storage(_Deconstructible):
         from django.utils.timezone import get_default_timezone, make_naive
 
         return make_naive(modified, get_default_timezone())
+
+
+class LocalStorage(R2Storage):
+    """Stores files in a local folder (local mode, for development): R2Storage over a
+    :class:`~r2store.LocalStore`, with the same names, URLs and media proxy.
+
+    Options are :class:`~r2store.LocalConfig` field names, plus ``allow_overwrite``;
+    anything not given is read from the environment (``R2_*`` variables). The
+    folder is the ``root`` option, else ``MEDIA_ROOT``, else ``R2_LOCAL_ROOT``,
+    else ``media`` in the working directory.
+    """
+
+    @sensitive_variables("options")
+    def __init__(self, *, allow_overwrite: bool = False, **options: Any) -> None:
+        config = _local_config(options)
+        if not isinstance(config, LocalConfig):
+            del options  # as in R2Storage.__init__
+            raise config
+        self.allow_overwrite = allow_overwrite
+        self.store = LocalStore(config)
+
+    def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        """How migrations record this storage: by its public path, without secrets."""
+        _, args, kwargs = super().deconstruct()
+        return "r2store.django.LocalStorage", args, kwargs
+
+
+def _local_config(options: Mapping[str, Any]) -> LocalConfig | ImproperlyConfigured:
+    """LocalStorage's configuration: *options* over the environment, the folder by
+    LocalStorage's order (see its docstring); or the error to raise."""
+    unknown = set(options) - _LOCAL_FIELDS
+    if unknown:
+        return ImproperlyConfigured(
+            f"unknown LocalStorage option(s): {', '.join(sorted(unknown))}; "
+            f"options are LocalConfig fields: {', '.join(sorted(_LOCAL_FIELDS))}"
+        )
+    values = dict(options)
+    # Django's own setting for the folder comes before r2store's variable, as settings
+    # (OPTIONS) come before the environment for every other option. Unset, it is "":
+    # never the working directory itself (LocalConfig's default is "media" in it).
+    media_root = getattr(settings, "MEDIA_ROOT", "")
+    if "root" not in values and media_root:
+        values["root"] = media_root
+    try:
+        return LocalConfig.from_env(**values)
+    except ConfigError as exc:
+        return improperly_configured(exc)

@@ -10,12 +10,12 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from r2store import R2Config, R2Store
+from r2store import R2Config
 from r2store.django import R2Storage
 from tests.conftest import SECRET_ACCESS_KEY
 from tests.django_project.contacts.models import Contact, Document
 
-from .conftest import use_r2
+from .conftest import r2_store, use_r2
 
 
 class Terminal(io.StringIO):
@@ -57,7 +57,7 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
 def test_check_passes_and_says_what_it_checked(r2_storage: R2Storage) -> None:
     """On a working bucket it prints endpoint, bucket and URL mode, and cleans up its probe."""
     out, err = run("r2store_check")
-    config = r2_storage.store.config
+    config = r2_store(r2_storage).config
     assert f"endpoint: {config.endpoint}" in out
     assert f"bucket:   {config.bucket}" in out
     assert "URL mode: proxy (USE_R2_MEDIA_PROXY is on" in out
@@ -218,13 +218,13 @@ def test_audit_passes_when_every_object_exists(r2_storage: R2Storage) -> None:
     contact("")
     Document.objects.create(file="documents/a.pdf")
     out, _ = run("r2store_audit")
-    assert "Checked 2 reference(s) in 2 R2 file field(s): 0 missing." in out
+    assert "Checked 2 reference(s) in 2 r2store file field(s): 0 missing." in out
 
 
 @pytest.mark.django_db
 def test_audit_reports_missing_objects(r2_storage: R2Storage) -> None:
     """Each reference to a missing object is printed as model, pk, field and name."""
-    store: R2Store = r2_storage.store
+    store = r2_storage.store
     store.save("profile_images/here.jpg", b"a")
     contact("profile_images/here.jpg")
     gone = contact("profile_images/gone.jpg")
@@ -262,4 +262,4 @@ def test_audit_skips_fields_on_other_storages() -> None:
         "skipped contacts.Contact.photo: its storage is "
         "django.core.files.storage.memory.InMemoryStorage" in out
     )
-    assert "Checked 0 reference(s) in 0 R2 file field(s): 0 missing." in out
+    assert "Checked 0 reference(s) in 0 r2store file field(s): 0 missing." in out

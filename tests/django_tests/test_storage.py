@@ -25,7 +25,7 @@ from r2store.django import R2Storage
 from tests.conftest import RequestLog
 from tests.django_project.contacts.models import Contact, Document
 
-from .conftest import r2_options
+from .conftest import r2_options, r2_store
 
 # A 3x2 PNG, the smallest real image Pillow reads dimensions from.
 PNG_3x2 = bytes.fromhex(
@@ -84,7 +84,7 @@ def test_no_overwrite_picks_another_name(r2_storage: R2Storage) -> None:
 
 def test_no_overwrite_claims_names_without_exists(r2_storage: R2Storage) -> None:
     """A save is one conditional PutObject: no HEAD before it."""
-    log = RequestLog(r2_storage.store)
+    log = RequestLog(r2_store(r2_storage))
     r2_storage.save("once.txt", ContentFile(b"x"))
     assert log.operations == ["PutObject"]
 
@@ -136,7 +136,7 @@ def test_bad_names_are_suspicious(r2_storage: R2Storage, name: str) -> None:
 def test_open_reads_with_one_request(r2_storage: R2Storage) -> None:
     """open('rb') streams the object with a single GetObject."""
     r2_storage.save("r.txt", ContentFile(b"read me"))
-    log = RequestLog(r2_storage.store)
+    log = RequestLog(r2_store(r2_storage))
     with r2_storage.open("r.txt") as f:
         assert f.read() == b"read me"
         assert f.size == 7
@@ -196,7 +196,7 @@ def test_exists_delete_size_listdir(r2_storage: R2Storage) -> None:
 def test_url_uses_the_proxy(r2_storage: R2Storage) -> None:
     """url() gives the media proxy URL, with no request."""
     assert r2_storage.url("profile_images/a b.png") == "/media-proxy/profile_images/a%20b.png"
-    assert r2_storage.store._client is None
+    assert r2_store(r2_storage)._client is None
 
 
 @pytest.mark.parametrize("use_tz", [True, False])

@@ -1,4 +1,5 @@
-"""The media proxy view on real Django: it translates, the core decides."""
+"""The media proxy view on real Django: it translates, the core decides; in both modes
+(R2 and a local folder), with the same answers."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ STARTPROJECT_MIDDLEWARE = [
 
 
 @pytest.fixture
-def stored(r2_storage: R2Storage) -> str:
-    """An image object in the bucket; its name."""
-    return r2_storage.save("profile_images/face 1.png", ContentFile(DATA))
+def stored(media_storage: R2Storage) -> str:
+    """An image object in the bucket (or the local folder); its name."""
+    return media_storage.save("profile_images/face 1.png", ContentFile(DATA))
 
 
 def test_get_streams_the_object(stored: str, client: Client) -> None:
@@ -45,6 +46,13 @@ def test_get_streams_the_object(stored: str, client: Client) -> None:
     assert response["Accept-Ranges"] == "bytes"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["ETag"].startswith('"')
+
+
+def test_answers_carry_the_safety_headers(stored: str, client: Client) -> None:
+    """An object is served with nosniff and the sandboxing Content-Security-Policy."""
+    response = client.head("/media-proxy/profile_images/face%201.png")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response["Content-Security-Policy"]
 
 
 def test_range_gives_206(stored: str, client: Client) -> None:
@@ -95,7 +103,7 @@ def test_a_304_is_the_200_without_content_headers(stored: str, client: Client) -
 # django_db: closing the response fires request_finished, which touches connections.
 @pytest.mark.django_db
 def test_a_304_has_no_body_under_gzip_middleware(
-    r2_storage: R2Storage, stored: str, settings: Any
+    media_storage: R2Storage, stored: str, settings: Any
 ) -> None:
     """A 304 sends no body, also where GZipMiddleware would compress an empty one.
 
@@ -103,7 +111,7 @@ def test_a_304_has_no_body_under_gzip_middleware(
     settings.MIDDLEWARE = ["django.middleware.gzip.GZipMiddleware", *STARTPROJECT_MIDDLEWARE]
     environ: dict[str, Any] = {
         "PATH_INFO": "/media-proxy/profile_images/face 1.png",
-        "HTTP_IF_NONE_MATCH": r2_storage.store.stat(stored).etag,
+        "HTTP_IF_NONE_MATCH": media_storage.store.stat(stored).etag,
         "HTTP_ACCEPT_ENCODING": "gzip",
     }
     setup_testing_defaults(environ)
@@ -152,13 +160,13 @@ def test_head_has_headers_and_no_body(stored: str, client: Client) -> None:
     [("missing.png", 404), ("a/%2e%2e/b", 404), ("a//b", 404), ("%00", 404)],
 )
 def test_errors_are_short_and_plain(
-    r2_storage: R2Storage, client: Client, path: str, status: int
+    media_storage: R2Storage, client: Client, path: str, status: int
 ) -> None:
     """Missing and invalid keys answer 404 with a plain body that names nothing inside."""
     response = client.get(f"/media-proxy/{path}")
     assert response.status_code == status
     assert response.content == b"Not Found\n"
-    assert r2_storage.store.config.bucket.encode() not in response.content
+    assert media_storage.store.config.bucket.encode() not in response.content
 
 
 def test_post_is_not_allowed(stored: str, client: Client) -> None:

@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import models
 
 from ....audit import find_missing
-from ....config import R2Config
+from ....config import LocalConfig
 from ....errors import R2StoreError
-from ....store import R2Store
+from ....protocol import Store, URLSettings
 from ...storage import R2Storage
 
 #: (model label, primary key, field name, stored name)
@@ -20,14 +20,15 @@ _Reference = tuple[str, Any, str, str]
 
 
 class Command(BaseCommand):
-    """Report every FileField/ImageField value whose object is missing from R2."""
+    """Report every FileField/ImageField value whose object is missing from R2 (or, in
+    local mode, from the local folder)."""
 
     help = (
         "Check every FileField and ImageField of the installed models (or of --model) "
-        "against R2: each non-empty name whose object does not exist is printed as "
-        "'app.Model pk=<pk> <field>: <name>'. Uses listings, not one request per row. "
-        "Fields on storages other than R2Storage are skipped. Exits with status 1 when "
-        "any reference is missing."
+        "against R2 (or the local folder, in local mode): each non-empty name whose object "
+        "does not exist is printed as 'app.Model pk=<pk> <field>: <name>'. Uses listings, "
+        "not one request per row. Fields on storages other than R2Storage (or LocalStorage) "
+        "are skipped. Exits with status 1 when any reference is missing."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -48,7 +49,7 @@ class Command(BaseCommand):
             if isinstance(field, models.FileField)
         ]
         # References grouped by bucket and location, so each is listed once.
-        groups: dict[R2Config, tuple[R2Store, list[_Reference]]] = {}
+        groups: dict[URLSettings, tuple[Store, list[_Reference]]] = {}
         audited = 0
         for model, field in fields:
             label = f"{model._meta.label}.{field.name}"
@@ -69,12 +70,18 @@ class Command(BaseCommand):
             try:
                 absent = set(find_missing(store, (name for *_, name in references)))
             except R2StoreError as exc:
-                raise CommandError(f"could not list bucket {store.config.bucket!r}: {exc}") from exc
+                where = (
+                    f"the folder {store.config.root!r}"
+                    if isinstance(store.config, LocalConfig)
+                    else f"bucket {store.config.bucket!r}"
+                )
+                raise CommandError(f"could not list {where}: {exc}") from exc
             missing += [ref for ref in references if ref[3] in absent]
         for model_label, pk, field_name, name in missing:
             self.stdout.write(f"{model_label} pk={pk} {field_name}: {name}")
         summary = (
-            f"Checked {total} reference(s) in {audited} R2 file field(s): {len(missing)} missing."
+            f"Checked {total} reference(s) in {audited} r2store file field(s): "
+            f"{len(missing)} missing."
         )
         if missing:
             self.stdout.write(self.style.ERROR(summary))

@@ -1,4 +1,5 @@
-"""``manage.py r2store_check``: is the R2 configuration valid, and does the bucket work?"""
+"""``manage.py r2store_check``: is the configuration valid, and does the bucket (or, in
+local mode, the folder) work?"""
 
 from __future__ import annotations
 
@@ -9,20 +10,23 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError
 
+from ....config import LocalConfig, R2Config
 from ....diagnostics import ProbeError, probe_bucket, url_mode_reason
 from ....errors import ConfigError
-from ....store import R2Store
+from ....protocol import Store
 from ...checks import check_r2store
 from .. import default_r2_storage
 
 
 class Command(BaseCommand):
-    """Validate the R2 configuration and try the bucket for real."""
+    """Validate the configuration and try the bucket (or the local folder) for real."""
 
     help = (
         "Check the R2 storage: validate the configuration (listing every problem), list "
         "the bucket, then write, read back and delete a small probe object. Prints the "
-        "endpoint, bucket and URL mode, never a secret. Exits non-zero unless all is well."
+        "endpoint, bucket and URL mode, never a secret. In local mode (USE_R2 off) the "
+        "same checks run on the local folder, and it is named instead. Exits non-zero "
+        "unless all is well."
     )
     # r2store's checks run in handle(), reported as part of the result.
     requires_system_checks = ()
@@ -32,14 +36,21 @@ class Command(BaseCommand):
         self._check_configuration()
         storage = default_r2_storage()
         config = storage.store.config
-        self.stdout.write("Configuration: valid")
-        self.stdout.write(f"  endpoint: {config.endpoint}")
-        self.stdout.write(f"  bucket:   {config.bucket}")
+        place = "Bucket"
+        if isinstance(config, LocalConfig):
+            place = "Folder"
+            self.stdout.write("Configuration: valid (local mode: USE_R2 is off)")
+            self.stdout.write(f"  folder:   {config.root}")
+        else:
+            self.stdout.write("Configuration: valid")
+        if isinstance(config, R2Config):
+            self.stdout.write(f"  endpoint: {config.endpoint}")
+            self.stdout.write(f"  bucket:   {config.bucket}")
         if config.location:
             self.stdout.write(f"  location: {config.location}/")
         self.stdout.write(f"  URL mode: {config.url_mode} ({url_mode_reason(config)})")
         self._system_checks()
-        self._try_bucket(storage.store)
+        self._try_bucket(storage.store, place)
         self.stdout.write(self.style.SUCCESS("All is well."))
 
     def _check_configuration(self) -> None:
@@ -70,11 +81,12 @@ class Command(BaseCommand):
         if errors:
             raise CommandError(f"{len(errors)} system check error(s), listed above")
 
-    def _try_bucket(self, store: R2Store) -> None:
-        """Probe the bucket: list, then write, read back and delete a probe object."""
+    def _try_bucket(self, store: Store, place: str) -> None:
+        """Probe the bucket (or folder): list, then write, read back and delete a probe
+        object."""
         try:
             key = probe_bucket(store)
         except ProbeError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write("Bucket: listed")
+        self.stdout.write(f"{place}: listed")
         self.stdout.write(f"Probe object: written, read back and deleted ({key})")

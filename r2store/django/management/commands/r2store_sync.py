@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ....diagnostics import format_size
 from ....errors import R2StoreError
+from ....store import R2Store
 from ....sync import SyncReport, sync_directory
 from .. import default_r2_storage
 
@@ -29,7 +30,8 @@ class Command(BaseCommand):
         "Upload every file under MEDIA_ROOT to STORAGES['default'] (an R2Storage), keyed by "
         "its path below MEDIA_ROOT. Files whose object already matches (size and MD5) are "
         "skipped, so an interrupted run is finished by running it again. Exits non-zero "
-        "if any file failed."
+        "if any file failed. R2 only: in local mode (USE_R2 off) there is no bucket to "
+        "upload to."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -58,14 +60,22 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Sync, print a summary, and fail when any file failed."""
+        store = default_r2_storage().store
+        if not isinstance(store, R2Store):
+            # Local mode: there is no bucket to upload to.
+            folder = getattr(store, "root", "a local folder")
+            raise CommandError(
+                "r2store_sync uploads MEDIA_ROOT to an R2 bucket, but STORAGES['default'] is "
+                f"in local mode (USE_R2 is off): uploads already go to {folder}. To move them "
+                "to R2, set USE_R2=true and the R2_* variables, then run it again."
+            )
+        config = store.config
         media_root = str(getattr(settings, "MEDIA_ROOT", "") or "")
         if not media_root:
             # "" would mean the current directory: never upload (or --delete against) that.
             raise CommandError("MEDIA_ROOT is not set: there is no local media folder to upload")
         if not Path(media_root).is_dir():
             raise CommandError(f"MEDIA_ROOT is not a directory: {media_root!r}")
-        storage = default_r2_storage()
-        config = storage.store.config
         dry_run: bool = options["dry_run"]
         target = f"{config.bucket}/{config.location + '/' if config.location else ''}"
         prefix: str = options["prefix"]
@@ -76,7 +86,7 @@ class Command(BaseCommand):
         show_progress = self.stdout.isatty()
         try:
             report = sync_directory(
-                storage.store,
+                store,
                 media_root,
                 prefix,
                 dry_run=dry_run,
