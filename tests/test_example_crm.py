@@ -1,4 +1,5 @@
-"""The CRM example (docs/examples/crm): a Django project whose profile photos live in R2."""
+"""The CRM example (docs/examples/crm): a Django project whose profile photos live in a local
+folder (by default), an in-memory S3 endpoint (--s3) or R2 (USE_R2=true)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,10 +42,18 @@ def _png(width: int = 40, height: int = 30) -> bytes:
 
 @contextmanager
 def _crm(
-    data_dir: Path, port: int, log: Path, extra_env: Mapping[str, str] | None = None
+    data_dir: Path,
+    port: int,
+    log: Path,
+    extra_env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[str]:
     """run.py as the README runs it, keeping its data in *data_dir*; stopped by SIGTERM."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("R2_", "USE_R2", "DJANGO_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("R2_", "USE_R2", "DJANGO_", "CRM_"))
+    }
     env.update(extra_env or {})
     env.update(
         CRM_DATA_DIR=str(data_dir), PORT=str(port), DJANGO_SETTINGS_MODULE="crmsite.settings"
@@ -53,7 +62,7 @@ def _crm(
     with log.open("w") as output:
         # cwd: run.py reads a .env from it, and there must be none.
         process = subprocess.Popen(
-            [sys.executable, str(RUN)],
+            [sys.executable, str(RUN), *args],
             cwd=log.parent,
             env=env,
             stdout=output,
@@ -93,6 +102,26 @@ def _photo_width(page: Page) -> int:
     return width
 
 
+def _add_contact(client: httpx.Client, name: str, photo: bytes, filename: str) -> None:
+    """Post the add-contact form with a photo, as a browser would."""
+    form = client.get("/add/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert token is not None
+    response = client.post(
+        "/add/",
+        data={"csrfmiddlewaretoken": token[1], "name": name, "email": "someone@example.com"},
+        files={"photo": (filename, photo, "image/png")},
+    )
+    assert response.status_code == 302
+
+
+def _storage_note(html: str) -> str:
+    """What the contact list says about where the photos are."""
+    note = re.search(r'<p class="note" id="storage">([^<]*)</p>', html)
+    assert note is not None
+    return note[1]
+
+
 def test_uploaded_photo_is_served_through_the_proxy(tmp_path: Path) -> None:
     """A photo uploaded with the add-contact form is listed and served by the media proxy."""
     photo = _png()
@@ -100,19 +129,7 @@ def test_uploaded_photo_is_served_through_the_proxy(tmp_path: Path) -> None:
         _crm(tmp_path / "data", free_port(), tmp_path / "run.log") as base,
         httpx.Client(base_url=base) as client,
     ):
-        form = client.get("/add/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-        assert token is not None
-        response = client.post(
-            "/add/",
-            data={
-                "csrfmiddlewaretoken": token[1],
-                "name": "Ada Lovelace",
-                "email": "ada@example.com",
-            },
-            files={"photo": ("ada.png", photo, "image/png")},
-        )
-        assert response.status_code == 302
+        _add_contact(client, "Ada Lovelace", photo, "ada.png")
         sources = IMG_SRC.findall(client.get("/").text)
         assert len(sources) == 1
         assert sources[0].startswith("/media-proxy/profile_images/")
@@ -144,6 +161,7 @@ def test_photo_outlives_the_app_server_and_its_disk(
         assert src is not None
         assert src.startswith("/media-proxy/profile_images/")
         assert _photo_width(page) == 40
+        assert f"R2 bucket {store.config.bucket} " in (page.text_content("#storage") or "")
         page.screenshot(path=tmp_path / "contacts.png", full_page=True)
     key = src.removeprefix("/media-proxy/")
     assert [o.key for o in store.list("profile_images/")] == [key]
@@ -161,3 +179,107 @@ def test_photo_outlives_the_app_server_and_its_disk(
         assert again.get_attribute("img.photo", "src") == src
         assert _photo_width(again) == 40
     assert f'"GET {src} HTTP/1.1" 200' in (tmp_path / "second.log").read_text()
+
+
+def test_local_mode_is_the_default_and_says_where(tmp_path: Path) -> None:
+    """Without USE_R2 the photos go to media/ beside the database, and both the terminal
+    and the page name that folder."""
+    data_dir, log = tmp_path / "data", tmp_path / "run.log"
+    with (
+        _crm(data_dir, free_port(), log) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        _add_contact(client, "Ada Lovelace", _png(), "ada.png")
+        note = _storage_note(client.get("/").text)
+    (stored,) = (data_dir / "media" / "profile_images").iterdir()
+    assert stored.read_bytes() == _png()
+    assert f"local folder {data_dir / 'media'} " in note
+    assert f"Storage: {note}" in log.read_text()
+
+
+def test_s3_flag_keeps_photos_in_memory_and_says_so(tmp_path: Path) -> None:
+    """With --s3 the photos go to the in-memory S3 endpoint, not to the disk, and the
+    terminal and the page say they are gone when it stops."""
+    data_dir, log = tmp_path / "data", tmp_path / "run.log"
+    with (
+        _crm(data_dir, free_port(), log, args=["--s3"]) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        _add_contact(client, "Ada Lovelace", _png(), "ada.png")
+        page = client.get("/").text
+        (src,) = IMG_SRC.findall(page)
+        assert client.get(src).content == _png()
+        note = _storage_note(page)
+    assert "S3 endpoint in memory" in note
+    assert "gone when run.py stops" in note
+    assert f"Storage: {note}" in log.read_text()
+    assert not (data_dir / "media").exists()
+
+
+def _add_in_browser(page: Page, base: str, name: str, photo: Path) -> str:
+    """Add a contact with *photo* through the form in the browser; the new card's img src."""
+    page.goto(base + "/add/")
+    page.fill("#id_name", name)
+    page.set_input_files("#id_photo", photo)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.url == base + "/"
+    src = page.get_attribute(f"img.photo[alt='{name}']", "src")
+    assert src is not None
+    return src
+
+
+def _width_of(page: Page, name: str) -> int:
+    """The natural width of *name*'s photo, once it has loaded (or failed)."""
+    selector = f"img.photo[alt='{name}']"
+    page.wait_for_function(
+        f"() => {{ const img = document.querySelector({selector!r}); "
+        "return img && img.complete; }",
+        timeout=BROWSER_DEADLINE,
+    )
+    width: int = page.evaluate(f"() => document.querySelector({selector!r}).naturalWidth")
+    return width
+
+
+def test_photo_survives_a_restart_in_local_mode(tmp_path: Path, browser: Browser) -> None:
+    """A photo added in the browser still shows, byte for byte, after run.py restarts."""
+    data_dir, port = tmp_path / "data", free_port()
+    photo = tmp_path / "ada.png"
+    photo.write_bytes(_png(40, 30))
+    page = browser.new_page()
+    page.set_default_timeout(BROWSER_DEADLINE)
+    with _crm(data_dir, port, tmp_path / "first.log") as base:
+        src = _add_in_browser(page, base, "Ada Lovelace", photo)
+        assert _width_of(page, "Ada Lovelace") == 40
+    # A new page has its own, empty cache: the photo must come from the restarted app.
+    again = browser.new_page()
+    again.set_default_timeout(BROWSER_DEADLINE)
+    with _crm(data_dir, port, tmp_path / "second.log") as base:
+        again.goto(base + "/")
+        assert again.get_attribute("img.photo", "src") == src
+        assert _width_of(again, "Ada Lovelace") == 40
+        assert httpx.get(base + src).content == photo.read_bytes()
+    assert f'"GET {src} HTTP/1.1" 200' in (tmp_path / "second.log").read_text()
+
+
+def test_same_name_after_a_restart_gets_its_own_key(tmp_path: Path, browser: Browser) -> None:
+    """After a restart, a new contact's photo named like Ada's gets another key, and Ada's
+    card still shows her own photo."""
+    data_dir, port = tmp_path / "data", free_port()
+    ada, grace = tmp_path / "ada" / "photo.png", tmp_path / "grace" / "photo.png"
+    ada.parent.mkdir()
+    grace.parent.mkdir()
+    ada.write_bytes(_png(40, 30))
+    grace.write_bytes(_png(24, 24))
+    page = browser.new_page()
+    page.set_default_timeout(BROWSER_DEADLINE)
+    with _crm(data_dir, port, tmp_path / "first.log") as base:
+        ada_src = _add_in_browser(page, base, "Ada Lovelace", ada)
+    with _crm(data_dir, port, tmp_path / "second.log") as base:
+        grace_src = _add_in_browser(page, base, "Grace Hopper", grace)
+        assert grace_src != ada_src
+        assert page.get_attribute("img.photo[alt='Ada Lovelace']", "src") == ada_src
+        assert _width_of(page, "Ada Lovelace") == 40
+        assert _width_of(page, "Grace Hopper") == 24
+        assert httpx.get(base + ada_src).content == ada.read_bytes()
+        assert httpx.get(base + grace_src).content == grace.read_bytes()

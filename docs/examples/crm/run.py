@@ -1,24 +1,45 @@
-"""Run the CRM example: contacts with profile photos kept in R2.
+"""Run the CRM example: contacts with profile photos kept by r2store.
 
-    python -m pip install -e ".[django,local,dotenv]" pillow && python docs/examples/crm/run.py
+    python -m pip install -e ".[example]" && python docs/examples/crm/run.py
 
-then open http://127.0.0.1:8000/. With USE_R2=true and the R2_* variables (in
-the environment or a .env file) the photos go to your bucket; without, to a
-local S3-compatible endpoint in memory, gone when this stops. The database is
-a SQLite file in this folder, or in $CRM_DATA_DIR. Ctrl-C (or SIGTERM) stops it all.
+then open http://127.0.0.1:8000/. Where the photos go:
+
+- by default (USE_R2 unset), local mode: the folder ``media`` beside the SQLite
+  database, in this folder or in $CRM_DATA_DIR; they stay across restarts;
+- with ``--s3`` (or CRM_STORAGE=memory-s3): a local S3-compatible endpoint in
+  memory, gone when this stops;
+- with USE_R2=true and the R2_* variables (in the environment or a .env file):
+  your bucket.
+
+The first line printed says which. Ctrl-C (or SIGTERM) stops it all.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from r2store import R2Config, r2_enabled
-
 PROJECT_DIR = Path(__file__).resolve().parent
+#: CRM_STORAGE's value (and --s3's meaning): the in-memory S3 endpoint.
+MEMORY_S3 = "memory-s3"
+
+
+def _storage_choice() -> str:
+    """CRM_STORAGE as the command line and the environment set it: "" or memory-s3."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--s3",
+        action="store_true",
+        help="keep the photos in a local S3 endpoint in memory (gone when this stops)",
+    )
+    choice = MEMORY_S3 if parser.parse_args().s3 else os.environ.get("CRM_STORAGE", "")
+    if choice not in ("", MEMORY_S3):
+        parser.error(f"CRM_STORAGE must be {MEMORY_S3!r} or unset, got {choice!r}")
+    return choice
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -34,26 +55,23 @@ def main() -> None:
     sys.path.insert(0, str(PROJECT_DIR))
     # This script runs this project, whatever settings module the shell names.
     os.environ["DJANGO_SETTINGS_MODULE"] = "crmsite.settings"
+    # The settings read it too: the page says where the photos are.
+    os.environ["CRM_STORAGE"] = _storage_choice()
     with ExitStack() as stack:
-        if r2_enabled():
-            config = R2Config.from_env()
-            print(f"Storage: R2 bucket {config.bucket!r} at {config.endpoint}.", flush=True)
-        else:
+        if os.environ["CRM_STORAGE"] == MEMORY_S3:
             from r2store.local import local_s3
 
             os.environ.update(stack.enter_context(local_s3()))
-            print(
-                "Storage: a local S3 endpoint in memory (USE_R2 is not set); "
-                "photos are gone when this stops.",
-                flush=True,
-            )
 
         import django
         from django.core.management import call_command
 
         django.setup()
+        from contacts.views import where_photos_are
+
+        print(f"Storage: {where_photos_are()}", flush=True)
         call_command("migrate", interactive=False, verbosity=0)
-        # One process, no autoreloader: the in-memory endpoint above lives in this
+        # One process, no autoreloader: the in-memory endpoint (--s3) lives in this
         # process, and runserver also serves the admin's static files.
         call_command("runserver", f"127.0.0.1:{os.environ.get('PORT', '8000')}", use_reloader=False)
 

@@ -10,7 +10,8 @@ class Contact(models.Model):
 
     name: models.CharField[str, str] = models.CharField(max_length=100)
     email: models.EmailField[str, str] = models.EmailField(blank=True)
-    # Only the key ("profile_images/ada.png") is in the database; the bytes are in R2.
+    # Only the key ("profile_images/ada.png") is in the database; the bytes are in R2
+    # (or, in local mode, in the folder MEDIA_ROOT).
     photo = models.ImageField(upload_to="profile_images/", blank=True)
 
     class Meta:

@@ -1,4 +1,5 @@
-"""Settings for the CRM example: uploads go to R2 when USE_R2 is true, to MEDIA_ROOT otherwise.
+"""Settings for the CRM example: uploads go to R2 when USE_R2 is true, to MEDIA_ROOT otherwise
+(local mode), served through the media proxy either way.
 
 Everything secret or machine-specific comes from the environment (or a .env
 file, for the R2_* variables); the defaults are for a local try-out only.
@@ -9,12 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from r2store import R2Config, r2_enabled
 from r2store.config import parse_bool
 from r2store.django import storages_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# The SQLite database and (without R2) the uploads live here.
+# The SQLite database and, in local mode, the uploads (in media/) live here.
 DATA_DIR = Path(os.environ.get("CRM_DATA_DIR") or BASE_DIR)
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -67,13 +67,10 @@ TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 
 # R2 when USE_R2 is true (a bad R2 setting stops startup with ImproperlyConfigured,
-# rather than quietly saving uploads to a disk the next deploy wipes).
+# rather than quietly saving uploads to a disk the next deploy wipes); otherwise local
+# mode, a folder: MEDIA_ROOT. Either way photo URLs point at the app's media proxy.
 STORAGES = storages_from_env()
-USE_R2 = r2_enabled()
 MEDIA_ROOT = DATA_DIR / "media"
-MEDIA_URL = "/media/"
-if USE_R2:
-    _r2 = R2Config.from_env()
-    if _r2.media_proxy:
-        # Photo URLs point at the app, which streams them from the bucket.
-        MEDIA_URL = _r2.proxy_path
+MEDIA_URL = "/media-proxy/"
+# Set by run.py: "memory-s3" when the bucket is its in-memory S3 endpoint (--s3).
+CRM_STORAGE = os.environ.get("CRM_STORAGE", "")
