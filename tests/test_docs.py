@@ -18,9 +18,12 @@ An HTML comment on the line just before a ``python`` block changes what happens 
 - ``<!-- docs-test: skip -->``: not run (say why in the text around it).
 - ``<!-- docs-test: file NAME.py -->``: written to NAME.py in the page's folder, which is
   on ``sys.path``, so later blocks ``import`` it as a reader would with the file saved.
-- ``<!-- docs-test: django-settings -->``: run as a fragment of settings.py; its
-  ``STORAGES``, ``MEDIA_URL`` and ``R2STORE_PROXY`` then override Django's settings for
+- ``<!-- docs-test: django-settings -->``: run as a fragment of settings.py (saved as
+  ``mysite/settings.py`` in the page's folder: ``__file__`` says so); its ``STORAGES``,
+  ``MEDIA_ROOT``, ``MEDIA_URL`` and ``R2STORE_PROXY`` then override Django's settings for
   the rest of the page.
+- ``<!-- docs-test: local-mode -->`` (alone, or after ``django-settings``): the whole page
+  runs in local mode, as on a developer's machine: no ``USE_R2`` and no ``R2_*`` variables.
 
 Before an ``r2store`` console block, ``<!-- docs-test: given PATH ... -->`` creates those
 files in the working folder (a few bytes each), as the reader would have them.
@@ -57,7 +60,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 NOT_PAGES = ("examples", "_build", "_ext")
 MARKER = re.compile(r"<!--\s*docs-test:\s*(.*?)\s*-->")
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
-DJANGO_SETTINGS = ("STORAGES", "MEDIA_URL", "R2STORE_PROXY")
+DJANGO_SETTINGS = ("STORAGES", "MEDIA_ROOT", "MEDIA_URL", "R2STORE_PROXY")
 
 
 @attrs.frozen
@@ -154,8 +157,8 @@ def test_markers_are_known() -> None:
                 continue
             assert block.language == "python", f"{block.where}: a marker on a non-Python block"
             assert (
-                block.marker == "skip"
-                or block.marker == "django-settings"
+                block.marker in ("skip", "django-settings", "local-mode")
+                or block.marker == "django-settings local-mode"
                 or re.fullmatch(r"file [A-Za-z_][A-Za-z0-9_]*\.py", block.marker)
             ), f"{block.where}: unknown marker {block.marker!r}"
 
@@ -190,7 +193,10 @@ class PageRunner:
     def __init__(self, folder: Path, stack: ExitStack) -> None:
         self.folder = folder
         self.stack = stack
-        self.namespace: dict[str, Any] = {"__name__": "__docs__"}
+        self.namespace: dict[str, Any] = {
+            "__name__": "__docs__",
+            "__file__": str(folder / "mysite" / "settings.py"),
+        }
         self.modules: list[str] = []
         self.cli_bucket: str | None = None
 
@@ -213,7 +219,7 @@ class PageRunner:
             # Padding keeps a traceback's line numbers those of the Markdown file.
             padded = "\n" * (block.lineno - 1) + block.source
             exec(compile(padded, str(block.path), "exec"), self.namespace)  # noqa: S102
-        if marker == "django-settings":
+        if marker.startswith("django-settings"):
             from django.test import override_settings
 
             values = {k: self.namespace[k] for k in DJANGO_SETTINGS if k in self.namespace}
@@ -275,6 +281,10 @@ def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(r2store.local, "local_s3", _fresh_local_s3)
     with ExitStack() as stack:
         env = stack.enter_context(_fresh_local_s3())
+        if any((b.marker or "").endswith("local-mode") for b in blocks(page)):
+            env = {}
+            for name in [n for n in os.environ if n.startswith(("R2_", "USE_R2"))]:
+                monkeypatch.delenv(name)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         baseline = dict(os.environ)
