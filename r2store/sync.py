@@ -45,6 +45,7 @@ import attrs
 from ._progress import CountingReader
 from .errors import AccessDeniedError, InvalidKeyError, R2StoreError
 from .keys import object_key
+from .localstore import RESERVED as LOCAL_STORE_FOLDER
 from .objects import ObjectStat
 from .store import R2Store, part_size_for
 
@@ -369,6 +370,10 @@ def _walk(root: str, base: str, location: str) -> _Walk:
             found.refuse(rel_dir or ".", _join(base, rel_dir), f"not read: {_describe(exc)}")
             continue
         for entry in entries:
+            if not rel_dir and entry.name == LOCAL_STORE_FOLDER:
+                # A folder a LocalStore kept (local mode): its metadata and lock are
+                # bookkeeping, not media.
+                continue
             path = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             key = _join(base, path)
             target = entry.path

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import pytest
 
-from r2store import R2Store, sync
+from r2store import LocalConfig, LocalStore, R2Store, sync
 from r2store.sync import sync_directory
 from tests.conftest import RequestLog
 
@@ -322,3 +322,15 @@ def test_store_location_is_respected(store: R2Store, media: Path) -> None:
     assert remote_keys(store) == sorted(f"site/{name}" for name in FILES)
     assert sync_directory(located, media).skipped == tuple(sorted(FILES))
     located.client.close()
+
+
+def test_a_local_stores_own_folder_is_not_uploaded(store: R2Store, tmp_path: Path) -> None:
+    """A folder a LocalStore kept (local mode) goes up without its .r2store bookkeeping."""
+    root = tmp_path / "media"
+    with LocalStore(LocalConfig(root=root)) as local:
+        local.save("avatars/ada.png", b"\x89PNG ada", content_type="image/png")
+
+    report = sync_directory(store, root)
+
+    assert report.uploaded == ("avatars/ada.png",)
+    assert remote_keys(store) == ["avatars/ada.png"]
