@@ -7,8 +7,9 @@ for the same inputs and clock (``tests/test_presign.py`` checks this against bot
 so either can be used and the URLs stay stable when switching.
 
 The same signer also signs requests the ordinary way, in an ``Authorization`` header
-(:meth:`QuerySigner.sign_headers`), for the read path in :mod:`r2store._transport`: botocore
-spends over a millisecond of CPU on every GetObject, most of it outside the signature.
+(:meth:`QuerySigner.sign_headers`), for :mod:`r2store._transport` (reads, PutObject and
+UploadPart): botocore spends over a millisecond of CPU on every request, most of it outside
+the signature.
 
 Only the standard library is imported: importing this module must stay cheap.
 """
@@ -277,15 +278,19 @@ class QuerySigner:
         *,
         query: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        payload_hash: str | None = None,
         now: datetime.datetime | None = None,
     ) -> dict[str, str]:
-        """Sign a GET or HEAD of *path* in an ``Authorization`` header; return every header to send.
+        """Sign a GET, HEAD or PUT of *path* in an ``Authorization`` header; return every
+        header to send.
 
         *path* is the percent-encoded path, as for :meth:`presign`; *query* holds the query
         parameters, which the request must carry exactly as :func:`encode_query` spells
-        them. The result holds ``host``, the caller's *headers*, ``x-amz-date``,
-        ``x-amz-content-sha256`` (the hash of the empty payload) and ``authorization``,
-        all names in lower case.
+        them. *payload_hash* is the hex SHA-256 of a PUT's body (required for a PUT; a GET
+        or HEAD has none, and signs the empty payload's). The result holds ``host``, the
+        caller's *headers*, ``x-amz-date``, ``x-amz-content-sha256`` (the payload hash) and
+        ``authorization``, all names in lower case. ``Content-Length`` is not signed (give
+        it after signing), as botocore does not sign it.
 
         Every header given is signed, as botocore signs every header a request carries
         (bar hop-by-hop ones and the user agent, which pass through unsigned): the result is
@@ -293,13 +298,20 @@ class QuerySigner:
         and conditional headers included. Signing them costs nothing measurable and means a
         Range or If-None-Match cannot be altered on the way without R2 refusing the request.
         """
-        if method not in ("GET", "HEAD"):
-            raise ValueError(f"method must be GET or HEAD (no payload), got {method!r}")
+        if method == "PUT":
+            if payload_hash is None:
+                raise ValueError("a PUT needs the payload_hash of its body")
+        elif method not in ("GET", "HEAD"):
+            raise ValueError(f"method must be GET, HEAD or PUT, got {method!r}")
+        elif payload_hash is not None:
+            raise ValueError(f"a {method} has no payload to hash")
+        else:
+            payload_hash = EMPTY_SHA256
         amz_date, (_, scope, _, mac) = self._start(path, now)
 
         signed = {
             "host": self._host,
-            "x-amz-content-sha256": EMPTY_SHA256,
+            "x-amz-content-sha256": payload_hash,
             "x-amz-date": amz_date,
         }
         sent = dict(signed)
@@ -325,7 +337,7 @@ class QuerySigner:
             amz_date,
             scope,
             f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n"
-            f"{signed_headers}\n{EMPTY_SHA256}",
+            f"{signed_headers}\n{payload_hash}",
         )
         sent["authorization"] = (
             f"{self._authorization}{scope}, SignedHeaders={signed_headers}, Signature={signature}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import datetime
+import hashlib
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -558,7 +559,9 @@ def _text(value: str | bytes) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
-def _as_client_sent(request: Any, method: str) -> tuple[str, str]:
+def _as_client_sent(
+    request: Any, method: str, *, payload_hash: str | None = None
+) -> tuple[str, str]:
     """botocore's Authorization header, and sign_headers' for the same request.
 
     Ours is given the headers botocore signed (it adds ``amz-sdk-*`` after signing), less
@@ -576,7 +579,9 @@ def _as_client_sent(request: Any, method: str) -> tuple[str, str]:
     }
     parts = urlsplit(request.url)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    ours = make_signer(R2).sign_headers(method, parts.path, query=query, headers=headers, now=WHEN)
+    ours = make_signer(R2).sign_headers(
+        method, parts.path, query=query, headers=headers, payload_hash=payload_hash, now=WHEN
+    )
     return ours["authorization"], theirs
 
 
@@ -633,11 +638,65 @@ def test_header_signing_shares_the_days_key() -> None:
         assert spy.call_count == 1
 
 
-@pytest.mark.parametrize("method", ["PUT", "DELETE", "POST", "get"])
-def test_header_signing_is_for_get_and_head(method: str) -> None:
-    """Only requests without a payload are signed in headers (the hash is the empty one's)."""
-    with pytest.raises(ValueError, match="method must be GET or HEAD"):
+@pytest.mark.parametrize("method", ["DELETE", "POST", "get"])
+def test_header_signing_is_for_get_head_and_put(method: str) -> None:
+    """Only GET, HEAD and PUT are signed in headers."""
+    with pytest.raises(ValueError, match="method must be GET, HEAD or PUT"):
         make_signer().sign_headers(method, "/b/k")
+
+
+def test_a_put_needs_its_payload_hash() -> None:
+    """A PUT is signed with its body's hash, which the caller must give."""
+    with pytest.raises(ValueError, match="payload_hash"):
+        make_signer().sign_headers("PUT", "/b/k")
+
+
+def test_a_get_has_no_payload_hash() -> None:
+    """A GET or HEAD signs the empty payload's hash; another is refused."""
+    with pytest.raises(ValueError, match="no payload"):
+        make_signer().sign_headers("GET", "/b/k", payload_hash="0" * 64)
+
+
+def test_put_signing_matches_r2stores_botocore_client() -> None:
+    """PutObject and UploadPart as r2store's botocore client sends them over https sign
+    alike: the same signed headers, and the body's SHA-256 as the payload hash (botocore
+    sends UNSIGNED-PAYLOAD only with a checksum header, which r2store's settings leave out)."""
+    from r2store import R2Config, R2Store
+
+    store = R2Store(
+        R2Config(
+            endpoint_url=R2,
+            bucket=BUCKET,
+            access_key_id=ACCESS_KEY_ID,
+            secret_access_key=SECRET_ACCESS_KEY,
+        )
+    )
+    body = b"\x00payload " * 1000
+    calls: list[tuple[str, dict[str, Any]]] = [
+        (
+            "put_object",
+            {
+                "Key": "a b/ü.txt",
+                "Body": body,
+                "IfNoneMatch": "*",
+                "ContentType": "text/plain; charset=utf-8",
+                "CacheControl": "public,  max-age=60",
+                "ContentDisposition": 'attachment; filename="a b.txt"',
+                "ContentEncoding": "gzip",
+                "Metadata": {"Owner": "42", "note": " two  spaces "},
+            },
+        ),
+        ("upload_part", {"Key": "big.bin", "Body": body, "UploadId": "up/id+=", "PartNumber": 7}),
+    ]
+    try:
+        for operation, params in calls:
+            request = _capture(store.client, operation, **params)
+            payload_hash = _text(request.headers["X-Amz-Content-SHA256"])
+            assert payload_hash == hashlib.sha256(body).hexdigest(), operation
+            ours, theirs = _as_client_sent(request, "PUT", payload_hash=payload_hash)
+            assert ours == theirs, operation
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("name", ["Host", "authorization", "X-Amz-Date", "x-amz-content-sha256"])
