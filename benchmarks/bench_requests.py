@@ -1,9 +1,9 @@
 """How many HTTP requests does each r2store operation make?
 
-Requests are counted against a real local S3 server (moto's server mode on 127.0.0.1): writes
-by a ``before-send.s3`` handler on the botocore client's event system, reads (which go through
-r2store's own transport) by a hook in ``R2Store.request_hooks``. Both fire once per HTTP
-attempt, retries included. The targets are exact counts:
+Requests are counted against a real local S3 server (moto's server mode on 127.0.0.1): those
+botocore sends by a ``before-send.s3`` handler on the client's event system, those of
+r2store's own transport (reads, PutObject, UploadPart) by a hook in ``R2Store.request_hooks``.
+Both fire once per HTTP attempt, retries included. The targets are exact counts:
 
 * ``save(key, data)`` (``overwrite=False``, an atomic create): 1 request
 * the same ``save`` onto an existing key: 1 request, refused with ``ObjectExistsError``
@@ -67,21 +67,23 @@ def _free_port() -> int:
 
 class Counter:
     """Counts the HTTP requests sent, by operation: a botocore client's, and with
-    *store* the reads of that store's own transport too."""
+    *store* those of that store's own transport too."""
 
     def __init__(self, events: Any, store: R2Store | None = None) -> None:
         self.sent: list[str] = []
         events.register("before-send.s3", self._before_send)
         if store is not None:
-            store.request_hooks.append(self._read)
+            store.request_hooks.append(self._transported)
 
     def _before_send(self, event_name: str, **kwargs: Any) -> None:
         # Returning None lets botocore send the request as usual.
         self.sent.append(event_name.rsplit(".", 1)[-1])
 
-    def _read(self, method: str, url: str) -> None:
+    def _transported(self, method: str, url: str) -> None:
         if method == "HEAD":
             self.sent.append("HeadObject")
+        elif method == "PUT":
+            self.sent.append("UploadPart" if "partNumber=" in url else "PutObject")
         else:
             self.sent.append("ListObjectsV2" if "list-type=2" in url else "GetObject")
 

@@ -448,7 +448,7 @@ class LocalStore:
         import hashlib  # on first use: its OpenSSL binding is slow to load
         import json
 
-        from .store import _read_exactly
+        from .upload import _read_exactly
 
         if isinstance(content, (bytes, bytearray, memoryview)):
             data: bytes | None = bytes(content)

@@ -1,78 +1,60 @@
 """R2Store: object operations on one bucket, over lazily made, shared clients.
 
-Reads (GetObject, HeadObject, ListObjectsV2) go through :mod:`r2store._transport`, a
-urllib3 pool with r2store's own SigV4 signing; writes go through botocore. Each is made
-on first use, so a process that only reads never imports botocore.
+Reads (GetObject, HeadObject, ListObjectsV2) and the writes of bytes (PutObject,
+UploadPart; see :mod:`r2store.upload`) go through :mod:`r2store._transport`, a urllib3
+pool with r2store's own SigV4 signing; the other writes (multipart bookkeeping, Delete,
+Copy) go through botocore. Each is made on first use, so a process that only reads and
+saves small objects never imports botocore.
 """
 
 from __future__ import annotations
 
 import builtins
-import io
-import math
-import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .config import R2Config
-from .errors import (
-    ObjectExistsError,
-    ObjectNotFoundError,
-    R2StoreError,
-    UpstreamError,
-    map_error,
-    raise_mapped,
-)
+from .errors import ObjectNotFoundError, R2StoreError, UpstreamError, raise_mapped
 from .keys import object_key, object_prefix, relative_key
 from .objects import Body, ObjectReader, ObjectStat, write_headers
+from .upload import Content, part_size_for, save
 from .urls import URLBuilder
 from .writer import ObjectWriter
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
     from datetime import datetime
 
     from ._transport import RequestHook, Transport
 
 __all__ = ["Content", "R2Store", "part_size_for"]
 
-
-class BinaryReadable(Protocol):
-    """A binary stream: anything with ``read(size) -> bytes``."""
-
-    def read(self, size: int = ..., /) -> bytes | None: ...
-
-
-#: What :meth:`R2Store.save` accepts: bytes, or a binary file object read from its current position.
-Content = bytes | bytearray | memoryview | BinaryReadable
-
-_MAX_PARTS = 10_000
 _DELETE_BATCH = 1000
-# Retries after the first attempt, for botocore's client and the read transport alike.
+# Retries after the first attempt, for botocore's client and the transport alike.
 _MAX_RETRIES = 4
 
 
 class R2Store:
     """Object operations and URLs for the bucket an :class:`R2Config` describes.
 
-    Safe to share between threads. Reads go through a small urllib3 client
-    (:attr:`transport`) and writes through botocore's S3 client
-    (:attr:`client`); each is created on first use, once, and reused by every
-    thread. Nothing here imports urllib3 until the first read, nor botocore
-    until the first write.
+    Safe to share between threads. Reads and the writes of bytes (PutObject,
+    UploadPart) go through a small urllib3 client (:attr:`transport`), the
+    other writes through botocore's S3 client (:attr:`client`); each is
+    created on first use, once, and reused by every thread. Nothing here
+    imports urllib3 until the first request, nor botocore until the first
+    request that needs it (a multipart upload, a delete, a copy).
     """
 
     def __init__(self, config: R2Config) -> None:
         self.config = config
         self._client: Any = None
         self._transport: Transport | None = None
-        #: Callables ``hook(method, url)`` run before every HTTP attempt of a read
-        #: (GetObject, HeadObject, ListObjectsV2), retries included: for tests and
-        #: observability. Writes go through botocore, whose ``client.meta.events``
-        #: (``before-send.s3``) serve the same purpose.
+        #: Callables ``hook(method, url)`` run before every HTTP attempt the transport
+        #: sends (GetObject, HeadObject, ListObjectsV2, PutObject, UploadPart), retries
+        #: included: for tests and observability. For the requests botocore sends,
+        #: ``client.meta.events`` (``before-send.s3``) serve the same purpose.
         self.request_hooks: builtins.list[RequestHook] = []
         self._lock = threading.Lock()
         self._urls = URLBuilder(config)
@@ -115,7 +97,8 @@ class R2Store:
 
     @property
     def client(self) -> Any:
-        """The botocore S3 client for writes, created on first use with R2-safe settings."""
+        """The botocore S3 client for the writes the transport does not send (multipart
+        bookkeeping, Delete, Copy), created on first use with R2-safe settings."""
         client = self._client
         if client is None:
             with self._lock:
@@ -126,7 +109,8 @@ class R2Store:
 
     @property
     def transport(self) -> Transport:
-        """The client for reads (GetObject, HeadObject, ListObjectsV2), created on first use.
+        """The client for reads (GetObject, HeadObject, ListObjectsV2) and the writes of
+        bytes (PutObject, UploadPart), created on first use.
 
         It signs with r2store's own SigV4 code and sends through a urllib3 pool of
         ``max_pool_connections``, with the same timeouts and retries as :attr:`client`.
@@ -275,7 +259,7 @@ class R2Store:
         full_key = self._key(key)
         params = self._write_params(key, content_type, metadata, cache_control, content_disposition)
         return ObjectWriter(
-            key, partial(self._save, key, full_key, extra=params, overwrite=overwrite)
+            key, partial(save, self, key, full_key, extra=params, overwrite=overwrite)
         )
 
     def read(self, key: str) -> bytes:
@@ -374,7 +358,7 @@ class R2Store:
         params = self._write_params(
             key, content_type, metadata, cache_control, content_disposition, content_encoding
         )
-        return self._save(key, full_key, content, extra=params, overwrite=overwrite)
+        return save(self, key, full_key, content, extra=params, overwrite=overwrite)
 
     def _write_params(
         self,
@@ -394,145 +378,6 @@ class R2Store:
             content_disposition=content_disposition,
             content_encoding=content_encoding,
         )
-
-    def _save(
-        self, key: str, full_key: str, content: Content, *, extra: dict[str, Any], overwrite: bool
-    ) -> str:
-        threshold = self.config.multipart_threshold
-        if isinstance(content, (bytes, bytearray, memoryview)):
-            body: Any = bytes(content) if not isinstance(content, bytes) else content
-            if len(body) <= threshold:
-                self._put(key, full_key, body, extra, overwrite)
-                return key
-            self._upload_parts(key, full_key, io.BytesIO(body), len(body), extra, overwrite)
-            return key
-        if isinstance(content, io.TextIOBase) or not hasattr(content, "read"):
-            raise TypeError(f"content must be bytes or a binary file object, not {type(content)}")
-        size = _remaining_size(content)
-        if size is not None and size <= threshold:
-            self._put(key, full_key, content, extra, overwrite)
-            return key
-        if size is None:
-            # Unknown length: read just past the threshold to learn which way to go.
-            head = _read_exactly(content, threshold + 1)
-            if len(head) <= threshold:
-                self._put(key, full_key, head, extra, overwrite)
-                return key
-            stream: BinaryReadable = _Chain(head, content)
-        else:
-            stream = content
-        self._upload_parts(key, full_key, stream, size, extra, overwrite)
-        return key
-
-    def _put(
-        self, key: str, full_key: str, body: Any, extra: dict[str, Any], overwrite: bool
-    ) -> None:
-        params = {"Bucket": self.config.bucket, "Key": full_key, "Body": body, **extra}
-        if not overwrite:
-            params["IfNoneMatch"] = "*"
-        start = 0 if isinstance(body, bytes) else body.tell()
-        try:
-            self.client.put_object(**params)
-        except Exception as exc:
-            error = map_error(exc, key=key, creating=not overwrite)
-            # A create whose first attempt was stored but whose answer was lost meets its own
-            # object on the retry (412): not someone else's, if it holds exactly our bytes.
-            if (
-                isinstance(error, ObjectExistsError)
-                and _retried(exc)
-                and self._holds(key, f'"{_md5(body, start)}"')
-            ):
-                return
-            raise_mapped(exc, key=key, creating=not overwrite)
-
-    def _upload_parts(
-        self,
-        key: str,
-        full_key: str,
-        stream: BinaryReadable,
-        size: int | None,
-        extra: dict[str, Any],
-        overwrite: bool,
-    ) -> None:
-        """Multipart upload in equal-size parts (R2 requires it), aborted on any failure.
-
-        s3transfer is not used because it cannot send ``If-None-Match`` with
-        CompleteMultipartUpload, which is what makes a large create atomic.
-        """
-        config = self.config
-        part_size = part_size_for(size, config.multipart_chunksize)
-        if not overwrite and self.exists(key):
-            # Not the guarantee (CompleteMultipartUpload's If-None-Match is), but
-            # it saves uploading gigabytes only to be refused at the end.
-            raise ObjectExistsError(f"an object already exists for key {key!r}")
-        client = self.client
-        bucket = config.bucket
-        try:
-            upload_id = client.create_multipart_upload(Bucket=bucket, Key=full_key, **extra)[
-                "UploadId"
-            ]
-        except Exception as exc:
-            raise_mapped(exc, key=key)
-
-        def upload(number: int, data: bytes) -> dict[str, Any]:
-            response = client.upload_part(
-                Bucket=bucket, Key=full_key, UploadId=upload_id, PartNumber=number, Body=data
-            )
-            return {"PartNumber": number, "ETag": response["ETag"]}
-
-        # Imported here, as botocore is: only multipart uploads need a thread pool.
-        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
-        parts: builtins.list[Future[dict[str, Any]]] = []
-        try:
-            with ThreadPoolExecutor(config.max_concurrency, "r2store-upload") as pool:
-                number = 0
-                while data := _read_exactly(stream, part_size):
-                    number += 1
-                    if number > _MAX_PARTS:
-                        raise R2StoreError(
-                            f"upload of {key!r} needs more than {_MAX_PARTS} parts of "
-                            f"{part_size} bytes; raise multipart_chunksize"
-                        )
-                    # Bound memory: at most max_concurrency parts in flight, one more read.
-                    pending = [f for f in parts if not f.done()]
-                    if len(pending) >= config.max_concurrency:
-                        wait(pending, return_when=FIRST_EXCEPTION)
-                    failed = next((f for f in parts if f.done() and f.exception()), None)
-                    if failed is not None:
-                        failed.result()
-                    parts.append(pool.submit(upload, number, data))
-            completed = [f.result() for f in parts]
-            params: dict[str, Any] = {
-                "Bucket": bucket,
-                "Key": full_key,
-                "UploadId": upload_id,
-                "MultipartUpload": {"Parts": completed},
-            }
-            if not overwrite:
-                params["IfNoneMatch"] = "*"
-            try:
-                client.complete_multipart_upload(**params)
-            except Exception as exc:
-                # A completion that was done but whose answer was lost is refused when
-                # retried (412 for a create, or NoSuchUpload): the object may be ours.
-                if _retried(exc) and self._holds(key, _multipart_etag(completed)):
-                    return
-                raise
-        except BaseException as exc:
-            _abort(client, bucket, full_key, upload_id)
-            if isinstance(exc, Exception):
-                raise_mapped(exc, key=key, creating=not overwrite)
-            raise
-
-    def _holds(self, key: str, etag: str | None) -> bool:
-        """Whether the object under *key* has *etag* now (False if that cannot be told)."""
-        if etag is None:
-            return False
-        try:
-            return self.stat(key).etag == etag
-        except R2StoreError:
-            return False
 
     def delete(self, key: str) -> None:
         """Delete the object; a missing key is not an error."""
@@ -568,16 +413,6 @@ class R2Store:
             )
         except Exception as exc:
             raise_mapped(exc, key=source)
-
-
-def part_size_for(size: int | None, chunksize: int) -> int:
-    """The part size a multipart upload of *size* bytes uses: *chunksize*, doubled
-    until the upload fits R2's 10,000 parts (unknown sizes keep *chunksize*)."""
-    part_size = chunksize
-    if size is not None:
-        while math.ceil(size / part_size) > _MAX_PARTS:
-            part_size *= 2
-    return part_size
 
 
 def _make_client(config: R2Config) -> Any:
@@ -621,108 +456,3 @@ def _next_token(truncated: bool, token: str | None) -> str | None:
         # Asking again without a token would start over: a loop, not a listing.
         raise R2StoreError("R2 sent a truncated listing without a continuation token")
     return token
-
-
-def _retried(exc: Exception) -> bool:
-    """Whether botocore's answer in *exc* came after at least one retry."""
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return False
-    return bool(response.get("ResponseMetadata", {}).get("RetryAttempts"))
-
-
-def _md5(body: Any, start: int) -> str:
-    """The MD5 (hex) of *body*: bytes, or a seekable stream from *start* to its end.
-
-    That is the ETag S3 and R2 give an object stored by one PutObject.
-    """
-    import hashlib  # on first use: its OpenSSL binding is slow to load
-
-    digest = hashlib.md5(usedforsecurity=False)
-    if isinstance(body, bytes):
-        digest.update(body)
-        return digest.hexdigest()
-    body.seek(start)
-    while chunk := body.read(1024 * 1024):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _multipart_etag(parts: builtins.list[dict[str, Any]]) -> str | None:
-    """The ETag S3 and R2 give a multipart object: the MD5 of its parts' MD5s, and their
-    count (None if a part's ETag is not an MD5)."""
-    import hashlib  # on first use: its OpenSSL binding is slow to load
-
-    digest = hashlib.md5(usedforsecurity=False)
-    try:
-        for part in parts:
-            digest.update(bytes.fromhex(str(part["ETag"]).strip('"')))
-    except ValueError:
-        return None
-    return f'"{digest.hexdigest()}-{len(parts)}"'
-
-
-def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:
-    try:
-        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-    except Exception:
-        # R2 also expires incomplete uploads after 7 days; say so rather than mask the cause.
-        # (logging is imported here: a process that never hits this need not load it.)
-        import logging
-
-        logging.getLogger("r2store").warning(
-            "could not abort multipart upload of %r; R2 will expire it", key
-        )
-
-
-def _remaining_size(stream: Any) -> int | None:
-    """Bytes left from the current position, or None when the stream cannot tell."""
-    try:
-        if hasattr(stream, "seekable") and not stream.seekable():
-            return None
-        position = stream.tell()
-        end = stream.seek(0, os.SEEK_END)
-        if end is None:  # some file-likes' seek() returns None
-            end = stream.tell()
-        stream.seek(position)
-    except (AttributeError, OSError, ValueError):
-        return None
-    return int(end) - int(position)
-
-
-def _read_exactly(stream: BinaryReadable, size: int) -> bytes:
-    """Read *size* bytes, or fewer only at the end of the stream (reads may come up short)."""
-    chunks = []
-    remaining = size
-    while remaining > 0:
-        chunk = stream.read(remaining)
-        if chunk is None:
-            # A non-blocking stream with nothing to read yet: taking that as the
-            # end would store a truncated object.
-            raise TypeError("content must be a blocking stream; read() returned None")
-        if not chunk:
-            break
-        if not isinstance(chunk, bytes):
-            raise TypeError(f"content must be opened in binary mode, read gave {type(chunk)}")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-class _Chain(io.RawIOBase):
-    """Bytes already read, followed by the rest of a stream."""
-
-    def __init__(self, head: bytes, rest: BinaryReadable) -> None:
-        super().__init__()
-        self._head = memoryview(head)
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes | None:
-        if self._head:
-            n = len(self._head) if size is None or size < 0 else size
-            data, self._head = bytes(self._head[:n]), self._head[n:]
-            return data
-        return self._rest.read(-1 if size is None else size)

@@ -77,32 +77,54 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(skip)
 
 
-def read_operation(method: str, url: str) -> str:
-    """The S3 operation a request of the store's read path is."""
+def transport_operation(method: str, url: str) -> str:
+    """The S3 operation a request of the store's own transport is."""
     if method == "HEAD":
         return "HeadObject"
-    return "ListObjectsV2" if "list-type=2" in urlsplit(url).query.split("&") else "GetObject"
+    query = urlsplit(url).query.split("&")
+    if method == "PUT":
+        return "UploadPart" if any(p.startswith("partNumber=") for p in query) else "PutObject"
+    return "ListObjectsV2" if "list-type=2" in query else "GetObject"
 
 
 class RequestLog:
-    """Records every HTTP request a store sends, by operation name, in order: reads through
-    the store's request hooks, writes through botocore's ``before-send`` event.
+    """Records every HTTP request a store sends, by operation name, in order: those of its
+    own transport (reads, PutObject, UploadPart) through the store's request hooks, the rest
+    through botocore's ``before-send`` event.
 
     Both fire once per attempt, just before the request goes out, so retries would count.
-    ``params`` holds the parameters of each botocore (write) call.
+    ``params`` holds the parameters of each write call, once per call: a botocore call's
+    parameters, or what the store gave the transport's ``put_object`` (``Key``, ``Body``,
+    ``Headers``) or ``upload_part`` (``Key``, ``UploadId``, ``PartNumber``, ``Body``).
     """
 
     def __init__(self, store: R2Store) -> None:
         self.operations: list[str] = []
         self.params: list[dict[str, Any]] = []
         self._lock = threading.Lock()  # uploads go up from worker threads
-        store.request_hooks.append(self._read)
+        store.request_hooks.append(self._transported)
         store.client.meta.events.register("before-send.s3", self._sent)
         store.client.meta.events.register("provide-client-params.s3", self._params)
+        transport = store.transport
+        put_object, upload_part = transport.put_object, transport.upload_part
 
-    def _read(self, method: str, url: str) -> None:
+        def spy_put(full_key: str, body: Any, headers: Mapping[str, str], **kwargs: Any) -> Any:
+            self._params({"Key": full_key, "Body": body, "Headers": dict(headers)})
+            return put_object(full_key, body, headers, **kwargs)
+
+        def spy_part(full_key: str, upload_id: str, number: int, data: bytes) -> str:
+            self._params(
+                {"Key": full_key, "UploadId": upload_id, "PartNumber": number, "Body": data}
+            )
+            return upload_part(full_key, upload_id, number, data)
+
+        # Instance attributes shadow the methods: the spies see each call, then make it.
+        setattr(transport, "put_object", spy_put)  # noqa: B010
+        setattr(transport, "upload_part", spy_part)  # noqa: B010
+
+    def _transported(self, method: str, url: str) -> None:
         with self._lock:
-            self.operations.append(read_operation(method, url))
+            self.operations.append(transport_operation(method, url))
 
     def _sent(self, request: Any, **kwargs: Any) -> None:
         with self._lock:

@@ -90,10 +90,11 @@ RAISES: dict[str, type[R2StoreError]] = {
 
 @attrs.define
 class Backoffs:
-    """The backoff each retry asked for, by attempt number: reads, and botocore's writes."""
+    """The backoff each retry asked for, by attempt number: the store's own transport's
+    (reads, PutObject, UploadPart), and botocore's (the other writes)."""
 
-    reads: list[int] = attrs.Factory(list)
-    writes: list[int] = attrs.Factory(list)
+    transport: list[int] = attrs.Factory(list)
+    botocore: list[int] = attrs.Factory(list)
 
 
 @pytest.fixture(autouse=True)
@@ -106,16 +107,18 @@ def backoffs(monkeypatch: pytest.MonkeyPatch) -> Backoffs:
     """
     recorded = Backoffs()
 
-    def read_backoff(attempt: int) -> float:
-        recorded.reads.append(attempt)
+    def transport_backoff(attempt: int) -> float:
+        recorded.transport.append(attempt)
         return 0.0
 
-    def write_backoff(self: Any, context: Any) -> float:
-        recorded.writes.append(context.attempt_number)
+    def botocore_backoff(self: Any, context: Any) -> float:
+        recorded.botocore.append(context.attempt_number)
         return 0.0
 
-    monkeypatch.setattr(_transport, "_backoff", read_backoff)
-    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", write_backoff)
+    monkeypatch.setattr(_transport, "_backoff", transport_backoff)
+    monkeypatch.setattr(
+        botocore.retries.standard.ExponentialBackoff, "delay_amount", botocore_backoff
+    )
     return recorded
 
 
@@ -197,13 +200,14 @@ def in_progress(direct: Any, bucket: str) -> list[Any]:
 
 @attrs.frozen
 class Op:
-    """A store call, the request it sends (method, and a substring of its target), and
-    a check of its result."""
+    """A store call, the request it sends (method, and a substring of its target), a
+    check of its result, and the client that sends it (``transport`` or ``botocore``)."""
 
     call: Callable[[R2Store], Any]
     method: str
     path: str
     check: Callable[[Any], bool] = lambda result: True
+    client: str = "transport"
 
 
 READS = {
@@ -227,7 +231,7 @@ def test_a_transient_read_fault_is_retried(
     assert op.check(op.call(faulty))
     assert queued.fired == times
     assert relay.count(op.method, op.path) == times + 1
-    assert backoffs.reads == list(range(1, times + 1))
+    assert backoffs.transport == list(range(1, times + 1))
 
 
 def fail_every_attempt(
@@ -283,14 +287,16 @@ def test_a_read_broken_off_mid_body_raises_and_does_not_restart(
     assert relay.count("GET") == 1
 
 
-# -- writes: PutObject, DeleteObject, DeleteObjects, CopyObject through botocore -------------
+# -- writes: PutObject over the transport; DeleteObject, DeleteObjects, CopyObject through botocore
 
 COPY = "faults/copy.bin"
 WRITES = {
     "save": Op(lambda s: s.save("faults/new.bin", DATA), "PUT", "faults/new.bin"),
-    "delete": Op(lambda s: s.delete(KEY), "DELETE", KEY),
-    "delete_many": Op(lambda s: s.delete_many([KEY, "faults/other.bin"]), "POST", "?delete"),
-    "copy": Op(lambda s: s.copy(KEY, COPY), "PUT", COPY),
+    "delete": Op(lambda s: s.delete(KEY), "DELETE", KEY, client="botocore"),
+    "delete_many": Op(
+        lambda s: s.delete_many([KEY, "faults/other.bin"]), "POST", "?delete", client="botocore"
+    ),
+    "copy": Op(lambda s: s.copy(KEY, COPY), "PUT", COPY, client="botocore"),
 }
 #: What each write leaves in the bucket when it succeeded: key -> bytes (None: no object).
 WRITTEN: dict[str, dict[str, bytes | None]] = {
@@ -328,7 +334,7 @@ def test_a_transient_write_fault_is_retried(
 
     assert queued.fired == times
     assert relay.count(op.method, op.path) == times + 1
-    assert backoffs.writes == list(range(1, times + 1))
+    assert getattr(backoffs, op.client) == list(range(1, times + 1))
     assert {key: stored(direct, bucket, key) for key in WRITTEN[name]} == WRITTEN[name]
 
 

@@ -27,7 +27,7 @@ from r2store import (
     R2StoreError,
     UpstreamError,
 )
-from r2store import store as store_module
+from r2store import upload as upload_module
 from r2store.store import part_size_for
 
 from .conftest import RequestLog
@@ -124,7 +124,7 @@ def test_save_without_overwrite_is_one_conditional_put(
     """A no-overwrite save is a single PutObject with If-None-Match: *."""
     store.save("one.txt", b"1")
     assert requests.operations == ["PutObject"]
-    assert requests.params[0]["IfNoneMatch"] == "*"
+    assert requests.params[0]["Headers"]["if-none-match"] == "*"
 
 
 def test_save_refuses_to_overwrite_by_default(store: R2Store) -> None:
@@ -141,7 +141,7 @@ def test_save_with_overwrite_replaces(store: R2Store, requests: RequestLog) -> N
     store.save("x.txt", b"first")
     store.save("x.txt", b"second", overwrite=True)
     assert store.read("x.txt") == b"second"
-    assert "IfNoneMatch" not in requests.params[-1]
+    assert "if-none-match" not in requests.params[-1]["Headers"]
 
 
 def test_save_guesses_the_content_type(store: R2Store) -> None:
@@ -429,7 +429,7 @@ def test_unknown_size_over_the_part_limit_is_refused_and_aborted(
     """A stream of unknown length that would need more parts than R2 allows raises a clear
     error, and the upload is aborted: nothing is left. (The limit is lowered from 10,000
     to 2 parts here, or the test would have to send 50 GB.)"""
-    monkeypatch.setattr(store_module, "_MAX_PARTS", 2)
+    monkeypatch.setattr(upload_module, "_MAX_PARTS", 2)
     with pytest.raises(R2StoreError, match="needs more than 2 parts of 5242880 bytes"):
         small_parts.save("too-many-parts.bin", Unseekable(b"p" * (11 * MiB)))
     assert not small_parts.exists("too-many-parts.bin")
@@ -578,17 +578,6 @@ def test_user_client_config_is_merged(config: R2Config) -> None:
     store.client.close()
 
 
-def test_no_acl_header_is_sent(store: R2Store) -> None:
-    """Uploads never carry an ACL (R2 rejects or ignores them)."""
-    seen: list[str] = []
-    store.client.meta.events.register(
-        "before-send.s3", lambda request, **_: seen.extend(request.headers.keys())
-    )
-    store.save("acl.txt", b"x")
-    assert seen
-    assert not [h for h in seen if h.lower().startswith(("x-amz-acl", "x-amz-grant"))]
-
-
 def test_store_pickles_without_its_client(store: R2Store) -> None:
     """A pickled store carries its config only and works after unpickling."""
     store.save("pk.txt", b"x")
@@ -684,7 +673,7 @@ def test_open_write_stores_on_close(store: R2Store, requests: RequestLog) -> Non
     assert store.read("w/small.txt") == b"hello world"
     assert store.stat("w/small.txt").content_type == "text/plain"
     assert requests.operations[0] == "PutObject"
-    assert requests.params[0]["IfNoneMatch"] == "*"
+    assert requests.params[0]["Headers"]["if-none-match"] == "*"
 
 
 def test_open_write_goes_multipart_in_equal_parts(small_parts: R2Store) -> None:

@@ -65,11 +65,12 @@ class Answer:
 
 @dataclass
 class Received:
-    """One request as the stand-in read it: the raw target and lower-case headers."""
+    """One request as the stand-in read it: the raw target, lower-case headers and body."""
 
     method: str
     target: str
     headers: dict[str, str]
+    body: bytes = b""
 
     @property
     def path(self) -> str:
@@ -107,10 +108,20 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._answer()
 
+    def do_PUT(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
+        self._answer()
+
     def _answer(self) -> None:
         fake = self.server.fake
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         received = Received(
-            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}
+            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
         )
         with fake.lock:
             fake.received.append(received)
