@@ -165,11 +165,13 @@ def _upload_parts(
         }
 
     # Imported here: only multipart uploads need a thread pool.
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+    window = config.max_concurrency
     parts: builtins.list[Future[dict[str, Any]]] = []
     try:
-        with ThreadPoolExecutor(config.max_concurrency, "r2store-upload") as pool:
+        with ThreadPoolExecutor(window, "r2store-upload") as pool:
+            in_flight: set[Future[dict[str, Any]]] = set()
             number = 0
             while data := _read_exactly(stream, part_size):
                 number += 1
@@ -178,14 +180,20 @@ def _upload_parts(
                         f"upload of {key!r} needs more than {_MAX_PARTS} parts of "
                         f"{part_size} bytes; raise multipart_chunksize"
                     )
-                # Bound memory: at most max_concurrency parts in flight, one more read.
-                pending = [f for f in parts if not f.done()]
-                if len(pending) >= config.max_concurrency:
-                    wait(pending, return_when=FIRST_EXCEPTION)
-                failed = next((f for f in parts if f.done() and f.exception()), None)
-                if failed is not None:
-                    failed.result()
-                parts.append(pool.submit(upload, number, data))
+                # Keep the window full: the next part goes up as soon as any one is done,
+                # never after a whole batch. Memory holds at most max_concurrency parts in
+                # flight, and this one just read.
+                while True:
+                    done = {f for f in in_flight if f.done()}
+                    for finished in done:
+                        finished.result()  # a failed part ends the upload now
+                    in_flight -= done
+                    if len(in_flight) < window:
+                        break
+                    wait(in_flight, return_when=FIRST_COMPLETED)
+                part = pool.submit(upload, number, data)
+                parts.append(part)
+                in_flight.add(part)
         completed = [f.result() for f in parts]
         params: dict[str, Any] = {
             "Bucket": bucket,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -232,3 +234,69 @@ def test_a_write_inside_the_proxys_budget_keeps_its_retries(
     ):
         store.save("k", DATA)
     assert len(fake.received) == 5
+
+
+# -- the multipart window -------------------------------------------------------------------
+
+
+class Uploads:
+    """The stand-in's answers for a multipart upload, holding part 1 back until the last
+    part arrives (or *hold* seconds pass), and counting the parts it is handling at once."""
+
+    def __init__(self, parts: int, hold: float) -> None:
+        self.parts = parts
+        self.hold = hold
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.last_arrived = threading.Event()
+        self.released_by_last = False
+        self._lock = threading.Lock()
+
+    def __call__(self, received: Received) -> Answer:
+        query = received.query
+        if received.method == "HEAD":
+            return Answer(404)
+        if received.method == "POST" and "uploads" in query:
+            return Answer(200, _xml("InitiateMultipartUploadResult", "<UploadId>u1</UploadId>"))
+        if received.method == "POST":
+            return Answer(200, _xml("CompleteMultipartUploadResult", '<ETag>"e-3"</ETag>'))
+        if received.method == "DELETE":
+            return Answer(204)
+        number = int(query["partNumber"])
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if number == 1:
+                self.released_by_last = self.last_arrived.wait(self.hold)
+            elif number == self.parts:
+                self.last_arrived.set()
+            else:
+                time.sleep(0.1)  # long enough for the parts sent together to overlap here
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+        digest = hashlib.md5(received.body, usedforsecurity=False).hexdigest()
+        return Answer(200, b"", {"ETag": f'"{digest}"'})
+
+
+def _xml(root: str, inner: str) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<{root} xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"<Bucket>{BUCKET}</Bucket><Key>big.bin</Key>{inner}</{root}>"
+    ).encode()
+
+
+def test_the_multipart_window_stays_full(fake: FakeS3, make_store: Callable[..., R2Store]) -> None:
+    """While one part is held up, the others keep going, max_concurrency at a time: the
+    last part goes up before the first is answered, and never more are in flight."""
+    store = make_store(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB, max_concurrency=3)
+    uploads = Uploads(parts=6, hold=5.0)
+    fake.default = uploads
+    store.save("big.bin", bytes(6 * 5 * MiB))
+
+    assert uploads.released_by_last
+    assert uploads.most_in_flight == 3
+    parts = [r for r in fake.received if r.method == "PUT"]
+    assert sorted(int(r.query["partNumber"]) for r in parts) == [1, 2, 3, 4, 5, 6]
