@@ -9,9 +9,12 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
@@ -189,6 +192,37 @@ def test_headers_and_metadata_round_trip(config: R2Config) -> None:
     assert stat.cache_control == "private, max-age=600"
     assert stat.content_disposition == 'attachment; filename="report.csv.gz"'
     assert stat.content_encoding == "gzip"
+
+
+_SAVING_SCRIPT = """
+import io, sys
+from r2store import R2Store
+
+store = R2Store.from_env()
+store.save("small/a.txt", b"bytes", metadata={"owner": "42"})
+store.save("small/b.txt", io.BytesIO(b"a file"), overwrite=True)
+with store.open_write("small/c.txt") as writer:
+    writer.write(b"written")
+assert store.read("small/c.txt") == b"written"
+store.close()
+print(sorted({m.split(".")[0] for m in sys.modules} & {"boto3", "botocore", "s3transfer"}))
+"""
+
+
+def test_a_process_saving_small_objects_never_imports_botocore(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Saves below the multipart threshold need neither boto3 nor botocore."""
+    out = subprocess.run(
+        [sys.executable, "-c", _SAVING_SCRIPT],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        timeout=60,
+    ).stdout
+    assert out.strip() == "[]"
 
 
 # -- answers --------------------------------------------------------------------------------
