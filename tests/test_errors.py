@@ -157,13 +157,23 @@ def test_a_read_error_chains_the_s3_answer(store: R2Store) -> None:
     assert cause.status == 404
 
 
-def test_a_write_error_chains_botocores_exception(store: R2Store) -> None:
-    """A mapped write error keeps botocore's ClientError as its __cause__."""
+def test_a_save_error_chains_the_transports_exception(store: R2Store) -> None:
+    """A refused save keeps the transport's S3ResponseError (412) as its __cause__."""
     store.save("taken.txt", b"x")
     with pytest.raises(ObjectExistsError) as info:
         store.save("taken.txt", b"y")
     cause: Any = info.value.__cause__
-    assert type(cause).__name__ == "ClientError"
+    assert type(cause).__name__ == "S3ResponseError"
+    assert cause.status == 412
+
+
+def test_a_botocore_write_error_chains_botocores_exception(store: R2Store) -> None:
+    """A mapped error of a write botocore sends (a copy) keeps its ClientError as __cause__."""
+    with pytest.raises(ObjectNotFoundError) as info:
+        store.copy("missing.txt", "copy.txt")
+    from botocore.exceptions import ClientError
+
+    assert isinstance(info.value.__cause__, ClientError)
 
 
 def s3_error(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Exception:
