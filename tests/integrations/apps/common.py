@@ -80,9 +80,9 @@ fake = R2Store(
 def _log_operations(store: R2Store, path: str) -> None:
     """Append ``METHOD /bucket/key`` to *path* for every HTTP request the store sends.
 
-    Reads go through the store's own transport, writes through botocore: both
-    report each attempt just before it goes on the wire, so the file counts what
-    the S3 server receives.
+    Reads and PutObject/UploadPart go through the store's own transport, the other
+    writes through botocore: both report each attempt just before it goes on the
+    wire, so the file counts what the S3 server receives.
     """
     lock = threading.Lock()
     log_path = Path(path)
