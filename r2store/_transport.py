@@ -72,7 +72,7 @@ from . import _budget
 from ._presign import QuerySigner, encode_query
 from ._version import __version__
 from .config import R2Config
-from .errors import R2StoreError, UpstreamError, UpstreamTimeoutError
+from .errors import THROTTLING_CODES, R2StoreError, UpstreamError, UpstreamTimeoutError
 from .keys import quote_key
 
 __all__ = [
@@ -98,21 +98,9 @@ _MAX_BACKOFF = 20.0
 # The statuses and codes botocore's standard mode retries (retries/standard.py: transient
 # and throttled errors), and 429, which R2 sends when a key is read or written too often.
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_RETRY_CODES = frozenset(
-    {
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "PriorRequestNotComplete",
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "RequestThrottled",
-        "SlowDown",
-    }
+_RETRY_CODES = (
+    frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
+    | THROTTLING_CODES
 )
 # Failures before a response arrived: safe to retry a GET or HEAD, and a PUT (sent again
 # whole; an atomic create tells its own first attempt by the ETag). (urllib3's TimeoutError

@@ -268,7 +268,7 @@ class R2Config:
     multipart_threshold: int = 16 * MiB
     #: Part size for multipart uploads (grown when a file would need more than 10,000 parts).
     multipart_chunksize: int = 8 * MiB
-    #: Parts uploaded at once per multipart upload.
+    #: Parts uploaded at once per multipart upload (at most ``max_pool_connections``).
     max_concurrency: int = 4
     #: A botocore ``Config`` merged over r2store's R2-safe client defaults.
     client_config: BotocoreConfig | None = attrs.field(default=None, eq=False, repr=False)

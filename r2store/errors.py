@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 __all__ = [
+    "THROTTLING_CODES",
     "AccessDeniedError",
     "BucketNotFoundError",
     "ConfigError",
@@ -159,7 +160,8 @@ _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
 # Answers that mean "not now": R2 throttles a key read or written too often with 429 or
 # 503 SlowDown; the rest are the throttling codes botocore's standard retry mode knows.
 _BUSY_STATUSES = frozenset({429, 503})
-_BUSY_CODES = frozenset(
+#: S3 error codes that mean "slow down": R2's SlowDown and botocore's throttling codes.
+THROTTLING_CODES = frozenset(
     {
         "SlowDown",
         "Throttling",
@@ -223,7 +225,7 @@ def map_error(exc: Exception, *, key: str | None = None, creating: bool = False)
                 f"range not satisfiable{about}", size=int(actual) if actual.isdigit() else None
             )
         failed = f"{code or 'HTTP'} {status or ''}".rstrip()
-        if code in _BUSY_CODES or status in _BUSY_STATUSES:
+        if code in THROTTLING_CODES or status in _BUSY_STATUSES:
             return UpstreamBusyError(f"R2 asked to slow down{about}: {failed}")
         return UpstreamError(f"R2 request failed{about}: {failed}")
     name = type(exc).__name__

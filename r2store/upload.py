@@ -167,7 +167,9 @@ def _upload_parts(
     # Imported here: only multipart uploads need a thread pool.
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-    window = config.max_concurrency
+    # Each part in flight holds one of the pool's connections: more parts than the pool
+    # would only wait for one (and could time out doing so).
+    window = min(config.max_concurrency, config.max_pool_connections)
     parts: builtins.list[Future[dict[str, Any]]] = []
     try:
         with ThreadPoolExecutor(window, "r2store-upload") as pool:

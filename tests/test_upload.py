@@ -334,3 +334,25 @@ def test_the_multipart_window_stays_full(fake: FakeS3, make_store: Callable[...,
     assert uploads.most_in_flight == 3
     parts = [r for r in fake.received if r.method == "PUT"]
     assert sorted(int(r.query["partNumber"]) for r in parts) == [1, 2, 3, 4, 5, 6]
+
+
+def test_the_multipart_window_is_at_most_the_pool(
+    fake: FakeS3, make_store: Callable[..., R2Store]
+) -> None:
+    """With fewer pooled connections than max_concurrency, the pool sets how many parts go
+    up at once, so no part waits for a connection while the others go up (a wait that
+    times out at read_timeout, on a slow link a whole upload's failure)."""
+    store = make_store(
+        multipart_threshold=5 * MiB,
+        multipart_chunksize=5 * MiB,
+        max_concurrency=6,
+        max_pool_connections=1,
+        read_timeout=1.0,
+    )
+    # Part 1 takes 0.8 s, the others 0.1 s: one at a time, none waits a second for the
+    # connection; six at once, the sixth would wait 1.2 s.
+    uploads = Uploads(parts=6, hold=0.8)
+    fake.default = uploads
+    store.save("big.bin", bytes(6 * 5 * MiB))
+
+    assert uploads.most_in_flight == 1
