@@ -28,15 +28,12 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,139 +44,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _upstream import (  # noqa: E402
-    RssSampler,
-    Upstream,
-    free_port,
-    moto_upstream,
-    nginx_upstream,
-    only_child,
-    rss_kib,
-    running,
-)
+from _load import OBJECTS, POOL, fetch_small, proxy_server, upstream  # noqa: E402
+from _upstream import RssSampler, rss_kib  # noqa: E402
 
-BUCKET = "load"
-# Thumbnail-sized objects, 2 to 60 KB.
-OBJECTS = {f"thumbs/{i:03d}.jpg": os.urandom(2_000 + i * 1_450) for i in range(40)}
-POOL = 32
 RSS_TARGET_MIB = 16.0
 #: What the slow readers ask for: far more than the buffers between server and client.
 LARGE_KEY = "large/slow.bin"
 LARGE = os.urandom(32 * 1024 * 1024)
-
-_APP = """\
-from r2store import R2Store
-from r2store.{kind} import R2ProxyApp
-app = R2ProxyApp(R2Store.from_env())
-"""
-
-
-@contextmanager
-def _upstream(kind: str, workdir: Path) -> Iterator[Upstream]:
-    """The S3 endpoint holding OBJECTS: nginx over files, or moto."""
-    if kind == "moto":
-        with moto_upstream(workdir) as upstream:
-            _seed_moto(upstream.url)
-            yield upstream
-        return
-    root = workdir / "root"
-    for key, body in {**OBJECTS, LARGE_KEY: LARGE}.items():
-        path = root / BUCKET / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
-    # nginx's workers run unprivileged: everything on the way must be world-readable.
-    for path in [workdir, *root.rglob("*"), root]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    with nginx_upstream(root, workdir) as upstream:
-        yield upstream
-
-
-def _seed_moto(endpoint: str) -> None:
-    import boto3
-
-    client = boto3.session.Session().client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="auto",
-        aws_access_key_id="load",
-        aws_secret_access_key="load-secret-value",
-    )
-    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
-    for key, body in OBJECTS.items():
-        client.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="image/jpeg")
-    client.put_object(Bucket=BUCKET, Key=LARGE_KEY, Body=LARGE)
-    client.close()
-
-
-@contextmanager
-def _server(kind: str, endpoint: str, workdir: Path) -> Iterator[tuple[str, int, Path]]:
-    """gunicorn or uvicorn serving R2ProxyApp; yields base URL, serving pid and log path."""
-    (workdir / f"{kind}_app.py").write_text(_APP.format(kind=kind), encoding="utf-8")
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{ROOT}{os.pathsep}{workdir}",
-        "R2_ENDPOINT_URL": endpoint,
-        "R2_BUCKET_NAME": BUCKET,
-        "R2_ACCESS_KEY_ID": "load",
-        "R2_SECRET_ACCESS_KEY": "load-secret-value",
-        "R2_MAX_POOL_CONNECTIONS": str(POOL),
-        "AWS_CONFIG_FILE": "/nonexistent",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-    }
-    if kind == "wsgi":
-        argv = [
-            sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1",
-            "-k", "gthread", "--threads", str(POOL), "--backlog", "256", "wsgi_app:app",
-        ]  # fmt: skip
-    else:
-        argv = [
-            sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
-            "--no-access-log", "--loop", "asyncio", "--backlog", "256", "asgi_app:app",
-        ]  # fmt: skip
-    log = workdir / f"{kind}.log"
-    with running(argv, port=port, log=log, env=env, cwd=workdir) as proc:
-        pid = only_child(proc.pid) if kind == "wsgi" else proc.pid
-        yield f"http://127.0.0.1:{port}", pid, log
-
-
-async def _load(base: str, clients: int, seconds: float) -> dict[str, Any]:
-    """*clients* loops fetching random objects until the time is up."""
-    keys = list(OBJECTS)
-    latencies: list[float] = []
-    errors: list[str] = []
-    deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-
-        async def worker(seed: int) -> None:
-            rng = random.Random(seed)  # noqa: S311 -- picks keys, guards nothing
-            while time.monotonic() < deadline:
-                key = rng.choice(keys)
-                started = time.perf_counter()
-                try:
-                    response = await client.get(f"/{key}")
-                except httpx.HTTPError as exc:
-                    errors.append(f"{key}: {type(exc).__name__}")
-                    continue
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200 or response.content != OBJECTS[key]:
-                    errors.append(f"{key}: {response.status_code}, {len(response.content)} bytes")
-
-        await asyncio.gather(*(worker(i) for i in range(clients)))
-    return {"latencies": latencies, "errors": errors}
 
 
 def measure(
     kind: str, endpoint: str, workdir: Path, clients: int, seconds: float
 ) -> dict[str, Any]:
     """Warm the server up, then load it while sampling its RSS."""
-    with _server(kind, endpoint, workdir) as (base, pid, log):
-        asyncio.run(_load(base, clients, min(3.0, seconds)))  # warm: imports, client, pool
+    with proxy_server(kind, endpoint, workdir) as (base, pid, log):
+        asyncio.run(fetch_small(base, clients, min(3.0, seconds)))  # warm: imports, client, pool
         baseline = rss_kib(pid)
         with RssSampler(pid) as sampler:
             started = time.monotonic()
-            result = asyncio.run(_load(base, clients, seconds))
+            result = asyncio.run(fetch_small(base, clients, seconds))
             elapsed = time.monotonic() - started
         after = rss_kib(pid)
         log_text = log.read_text(encoding="utf-8", errors="replace")
@@ -225,8 +108,8 @@ def measure_slow_readers(
     endpoint: str, workdir: Path, clients: int, hold: float, stall_wait: float
 ) -> dict[str, Any]:
     """*clients* non-reading clients on uvicorn: RSS and upstream connections, then and later."""
-    with _server("asgi", endpoint, workdir) as (base, pid, _log):
-        asyncio.run(_load(base, 8, 2.0))  # warm: imports, client, pool
+    with proxy_server("asgi", endpoint, workdir) as (base, pid, _log):
+        asyncio.run(fetch_small(base, 8, 2.0))  # warm: imports, client, pool
         baseline = rss_kib(pid)
         started = time.monotonic()
         sockets = [_stalled_client(base) for _ in range(clients)]
@@ -302,20 +185,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.slow_readers:
         with (
             tempfile.TemporaryDirectory(prefix="r2store-slow-") as tmp,
-            _upstream(args.upstream, Path(tmp)) as upstream,
+            upstream(args.upstream, Path(tmp), {LARGE_KEY: LARGE}) as endpoint,
         ):
             row = measure_slow_readers(
-                upstream.url, Path(tmp), args.slow_readers, args.hold, args.stall_wait
+                endpoint.url, Path(tmp), args.slow_readers, args.hold, args.stall_wait
             )
         return _report_slow_readers(row, args.json)
 
     rows = []
     with (
         tempfile.TemporaryDirectory(prefix="r2store-load-") as tmp,
-        _upstream(args.upstream, Path(tmp)) as upstream,
+        upstream(args.upstream, Path(tmp), {LARGE_KEY: LARGE}) as endpoint,
     ):
         for kind in ("wsgi", "asgi"):
-            rows.append(measure(kind, upstream.url, Path(tmp), args.clients, args.seconds))
+            rows.append(measure(kind, endpoint.url, Path(tmp), args.clients, args.seconds))
 
     results = []
     print(
