@@ -77,6 +77,12 @@ _DEFAULT_POOL = 32
 # buffer holds at most ~128 KiB (a piece and uvicorn's high-water mark); the R2 reads
 # keep their 2 MiB chunks, as thread hops cost more than sends.
 _SEND_SIZE = 64 * 1024
+# Bytes of body the streams in flight may hold in hand between them: each R2 read is at
+# most this over the number of streams (and at least one send's worth). One stream reads
+# whole 2 MiB chunks; 50 slow readers each holding 2 MiB were +191 MiB of RSS. A slow
+# stream gains nothing from a large read, and a fast one among many streams loses only
+# thread hops (~150 µs each).
+_READ_BUDGET = 16 * 1024 * 1024
 
 _HEADERS = frozenset(
     {
@@ -162,6 +168,7 @@ class _Server:
         self.queue_timeout = queue_timeout
         self.send_timeout = send_timeout
         self._slots = asyncio.Semaphore(self.max_streams)
+        self._streaming = 0  # bodies being streamed now, for the read budget
 
     async def _admit(self) -> bool:
         """Take a stream slot, waiting up to ``queue_timeout``; False if none came free."""
@@ -250,9 +257,13 @@ class _Server:
             gone.set()
 
         watcher = asyncio.ensure_future(watch())
-        size = self.proxy.chunk_size
+        chunk_size = self.proxy.chunk_size
+        self._streaming += 1
         try:
             while not gone.is_set():
+                # Taken again before each read: the budget is shared by the streams of now.
+                share = _READ_BUDGET // self._streaming // _SEND_SIZE * _SEND_SIZE
+                size = min(chunk_size, max(_SEND_SIZE, share))
                 # A failure propagates: the server cuts the connection (see next_chunk).
                 chunk = await self._run(response.next_chunk, size)
                 if not chunk:
@@ -271,6 +282,7 @@ class _Server:
                 if done:
                     return
         finally:
+            self._streaming -= 1
             watcher.cancel()
 
 
