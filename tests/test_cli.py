@@ -734,7 +734,8 @@ def test_sync_shows_progress_on_a_terminal(
     monkeypatch.setattr(sys, "stderr", terminal)
     media = write_tree(tmp_path / "media", {f"{n}.txt": b"x" for n in range(3)})
     assert cli("sync", str(media)).code == 0
-    assert terminal.getvalue().endswith("\r3/3 files (100%), 3 B of 3 B\n")
+    # The rate shows once half a second has passed: on a busy machine, even for 3 B.
+    assert re.search(r"\r3/3 files \(100%\), 3 B of 3 B(, [^\r\n]+)?\n\Z", terminal.getvalue())
 
 
 def test_sync_of_a_missing_folder_fails_in_one_line(cli: Run) -> None:
