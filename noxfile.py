@@ -25,6 +25,22 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+#: The tests that run again on SeaweedFS: every request r2store signs, for every awkward key.
+SEAWEEDFS_TESTS = [
+    "tests/test_store_contract.py",
+    "tests/test_presign.py",
+]
+
+
+@nox.session
+def tests_seaweedfs(session: nox.Session) -> None:
+    """The Store contract, presigned URLs and awkward keys against SeaweedFS, an S3 server
+    that checks signatures (moto checks none)."""
+    install(session, "test", "seaweedfs")
+    session.env["R2STORE_TEST_S3"] = "seaweedfs"
+    session.run("pytest", *SEAWEEDFS_TESTS, *session.posargs)
+
+
 @nox.session
 @nox.parametrize("django", ["4.2", "5.2"])
 def tests_django(session: nox.Session, django: str) -> None:

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real S3-compatible server (moto's server mode) on loopback.
+"""Shared fixtures: a real S3-compatible server on loopback, moto's server mode by default
+or SeaweedFS (which checks signatures) with ``R2STORE_TEST_S3=seaweedfs``.
 
 Every store in the tests talks HTTP to this server; nothing about boto3 is mocked.
 """
@@ -20,6 +21,10 @@ from hypothesis import HealthCheck, settings
 # Real R2 settings are kept aside for the `live` tests only (see test_live.py).
 LIVE_ENV = {k: v for k, v in os.environ.items() if k.startswith(("R2_", "USE_R2"))}
 LIVE = os.environ.get("R2STORE_LIVE_TEST") == "1"
+
+#: The S3 server the tests run against: "moto" (the default) or "seaweedfs".
+S3_KIND = os.environ.get("R2STORE_TEST_S3", "moto")
+S3_KINDS = ("moto", "seaweedfs")
 
 # The machine's own AWS settings must not leak into the tests (a profile's
 # region or endpoint, say). Set before botocore is imported anywhere.
@@ -69,12 +74,25 @@ def free_port() -> int:
         return port
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse an S3 server the tests do not know, rather than quietly run on moto."""
+    if S3_KIND not in S3_KINDS:
+        raise pytest.UsageError(f"R2STORE_TEST_S3 must be one of {S3_KINDS}, not {S3_KIND!r}")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip `live` tests unless R2STORE_LIVE_TEST=1."""
+    """Skip `live` tests unless R2STORE_LIVE_TEST=1, `moto_only` tests on other S3 servers,
+    and `checks_signatures` tests on moto."""
     skip = pytest.mark.skip(reason="needs R2STORE_LIVE_TEST=1 and real R2_* variables")
+    skip_moto_only = pytest.mark.skip(reason=f"needs moto's request log or quirks, not {S3_KIND}")
+    skip_unsigned = pytest.mark.skip(reason="moto checks no signatures")
     for item in items:
         if "live" in item.keywords and not LIVE:
             item.add_marker(skip)
+        if "moto_only" in item.keywords and S3_KIND != "moto":
+            item.add_marker(skip_moto_only)
+        if "checks_signatures" in item.keywords and S3_KIND == "moto":
+            item.add_marker(skip_unsigned)
 
 
 def transport_operation(method: str, url: str) -> str:
@@ -136,8 +154,29 @@ class RequestLog:
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """The URL of a moto S3 server running in this process, on loopback."""
+def s3_kind() -> str:
+    """Which S3 server the tests run against: "moto" or "seaweedfs" (R2STORE_TEST_S3).
+
+    Tests whose expectation depends on the server branch on it, one branch per server.
+    """
+    return S3_KIND
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(s3_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of the S3 server on loopback: moto in this process, or a SeaweedFS process
+    (its data and log, weed.log, in a temporary folder) for the whole session."""
+    if s3_kind == "seaweedfs":
+        from tests.seaweedfs import seaweedfs_server
+
+        with seaweedfs_server(
+            tmp_path_factory.mktemp("seaweedfs"),
+            access_key_id=ACCESS_KEY_ID,
+            secret_access_key=SECRET_ACCESS_KEY,
+        ) as endpoint:
+            yield endpoint
+        return
+
     from moto.server import ThreadedMotoServer
 
     port = free_port()
