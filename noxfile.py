@@ -29,6 +29,7 @@ def tests(session: nox.Session) -> None:
 SEAWEEDFS_TESTS = [
     "tests/test_store_contract.py",
     "tests/test_presign.py",
+    "tests/test_awkward_keys.py",
 ]
 
 
