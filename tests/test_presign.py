@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from r2store import _presign
+from r2store import R2Store, _presign
 from r2store._presign import MAX_EXPIRES_IN, QuerySigner
 
 # A "/" and a "+" make sure the access key is quoted inside X-Amz-Credential.
@@ -733,3 +733,80 @@ def test_encode_query_is_what_botocore_sends() -> None:
     ]
     assert "+" not in text
     assert " " not in text
+
+
+# -- the URLs on the tests' S3 server (moto, or SeaweedFS, which checks signatures) ------
+
+_SERVER_KEY = "pre signed/ü+&=?#%2F.txt"
+
+
+def _send(url: str, method: str) -> tuple[int, dict[str, str], bytes]:
+    """The status, headers (names in lower case) and body of *method* on *url*."""
+    import urllib.request
+
+    with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as answer:
+        headers = {name.lower(): value for name, value in answer.headers.items()}
+        return answer.status, headers, answer.read()
+
+
+def test_the_server_takes_a_presigned_head(store: R2Store) -> None:
+    """A presigned HEAD URL gets the object's headers from the server."""
+    store.save(_SERVER_KEY, b"12345")
+
+    status, headers, _ = _send(store.presigned_url(_SERVER_KEY, method="HEAD"), "HEAD")
+
+    assert (status, headers["content-length"]) == (200, "5")
+
+
+def test_the_server_takes_a_presigned_delete(store: R2Store) -> None:
+    """A presigned DELETE URL deletes the object."""
+    store.save(_SERVER_KEY, b"x")
+
+    status, _, _ = _send(store.presigned_url(_SERVER_KEY, method="DELETE"), "DELETE")
+
+    assert status == 204
+    assert not store.exists(_SERVER_KEY)
+
+
+def test_the_server_answers_with_the_signed_response_headers(store: R2Store) -> None:
+    """A presigned GET's response-content-type and -disposition come back as the headers."""
+    disposition = "attachment; filename=\"q1 2025.pdf\"; filename*=UTF-8''q1%202025%20%C3%BC.pdf"
+    store.save(_SERVER_KEY, b"%PDF")
+    url = store.presigned_url(
+        _SERVER_KEY, content_type="application/pdf", content_disposition=disposition
+    )
+
+    _, headers, body = _send(url, "GET")
+
+    assert body == b"%PDF"
+    assert (headers["content-type"], headers["content-disposition"]) == (
+        "application/pdf",
+        disposition,
+    )
+
+
+@pytest.mark.checks_signatures
+def test_the_server_refuses_an_expired_url(store: R2Store) -> None:
+    """A presigned GET URL past its expiry gets 403."""
+    import urllib.error
+
+    from r2store.keys import quote_key
+    from tests.conftest import ACCESS_KEY_ID as SERVER_KEY_ID
+    from tests.conftest import SECRET_ACCESS_KEY as SERVER_SECRET
+
+    store.save(_SERVER_KEY, b"x")
+    signer = QuerySigner(
+        access_key_id=SERVER_KEY_ID,
+        secret_access_key=SERVER_SECRET,
+        region=store.config.region,
+        endpoint_url=store.config.endpoint,
+    )
+    an_hour_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    path = f"/{store.config.bucket}/{quote_key(_SERVER_KEY)}"
+    url = signer.presign("GET", path, expires_in=60, now=an_hour_ago)
+
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        _send(url, "GET")
+
+    assert caught.value.code == 403
+    caught.value.close()
