@@ -540,6 +540,8 @@ def fuzz_bucket(s3_endpoint: str) -> Iterator[FuzzBucket]:
             store.close()
 
 
+# It counts reads in moto's object handler, in this process.
+@pytest.mark.moto_only
 @given(
     # A third of the keys name stored objects, so that success paths get exercised too.
     key=st.one_of(st.sampled_from(list(OBJECTS)), st.sampled_from(list(OBJECTS)), KEYS),

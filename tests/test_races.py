@@ -21,6 +21,9 @@ from r2store import ObjectExistsError, R2Config, R2Store
 from r2store.django import R2Storage
 from tests.django_tests.conftest import r2_options, r2_store
 
+# Every test here serialises moto's write handlers, in this process.
+pytestmark = pytest.mark.moto_only
+
 T = TypeVar("T")
 
 WRITERS = 32
