@@ -169,11 +169,7 @@ def s3_endpoint(s3_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     if s3_kind == "seaweedfs":
         from tests.seaweedfs import seaweedfs_server
 
-        with seaweedfs_server(
-            tmp_path_factory.mktemp("seaweedfs"),
-            access_key_id=ACCESS_KEY_ID,
-            secret_access_key=SECRET_ACCESS_KEY,
-        ) as endpoint:
+        with seaweedfs_server(tmp_path_factory.mktemp("seaweedfs")) as endpoint:
             yield endpoint
         return
 
@@ -230,18 +226,26 @@ def put_raw(store: R2Store, key: str, body: bytes, headers: Mapping[str, str]) -
         connection.close()
 
 
-def new_bucket(s3_endpoint: str, prefix: str = "test") -> str:
-    """Create an empty bucket named *prefix*-<random> on the S3 server; return its name."""
+def s3_client(s3_endpoint: str, **options: Any) -> Any:
+    """A plain boto3 client on the S3 server with the test credentials; *options* go to
+    botocore's Config."""
     import boto3
+    import botocore.config
 
-    name = f"{prefix}-{uuid.uuid4().hex[:20]}"
-    client = boto3.session.Session().client(
+    return boto3.session.Session().client(
         "s3",
         endpoint_url=s3_endpoint,
         region_name="auto",
         aws_access_key_id=ACCESS_KEY_ID,
         aws_secret_access_key=SECRET_ACCESS_KEY,
+        config=botocore.config.Config(**options),
     )
+
+
+def new_bucket(s3_endpoint: str, prefix: str = "test") -> str:
+    """Create an empty bucket named *prefix*-<random> on the S3 server; return its name."""
+    name = f"{prefix}-{uuid.uuid4().hex[:20]}"
+    client = s3_client(s3_endpoint)
     try:
         client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "auto"})
     finally:

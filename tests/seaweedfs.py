@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from tests.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY, s3_client
+
 # Start-up takes a few seconds here; a broken server must not hang the run.
 _START_DEADLINE = 60.0
 # One replica per volume: a one-node server cannot grow volumes with the default policy.
@@ -74,21 +76,11 @@ def _log_tail(log: Path) -> str:
     return "\n".join(lines[-_LOG_TAIL:])
 
 
-def _serving(endpoint: str, access_key_id: str, secret_access_key: str) -> bool:
+def _serving(endpoint: str) -> bool:
     """Whether a signed ListBuckets succeeds: the S3 port answers before the filer
     behind it is ready, so an answer alone is not enough."""
-    import boto3
-    import botocore.config
-
-    client = boto3.session.Session().client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="auto",
-        aws_access_key_id=access_key_id,
-        aws_secret_access_key=secret_access_key,
-        config=botocore.config.Config(
-            retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=2
-        ),
+    client = s3_client(
+        endpoint, retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=2
     )
     try:
         client.list_buckets()
@@ -100,13 +92,11 @@ def _serving(endpoint: str, access_key_id: str, secret_access_key: str) -> bool:
 
 
 @contextmanager
-def seaweedfs_server(
-    directory: Path, *, access_key_id: str, secret_access_key: str
-) -> Iterator[str]:
+def seaweedfs_server(directory: Path) -> Iterator[str]:
     """Run SeaweedFS (master, volume, filer and S3 gateway in one process) on loopback,
     with its data, config and log in *directory*; yield its S3 endpoint URL.
 
-    The only identity is *access_key_id* / *secret_access_key*, with every permission.
+    Its one identity has the tests' credentials and every permission.
     The log is ``directory / "weed.log"``; its tail is in the error if the server does
     not start.
     """
@@ -116,7 +106,7 @@ def seaweedfs_server(
     (directory / "master.toml").write_text(_MASTER_TOML)
     identity = {
         "name": "tests",
-        "credentials": [{"accessKey": access_key_id, "secretKey": secret_access_key}],
+        "credentials": [{"accessKey": ACCESS_KEY_ID, "secretKey": SECRET_ACCESS_KEY}],
         "actions": ["Admin", "Read", "List", "Tagging", "Write"],
     }
     (directory / "s3.json").write_text(json.dumps({"identities": [identity]}))
@@ -159,7 +149,7 @@ def seaweedfs_server(
         try:
             deadline = time.monotonic() + _START_DEADLINE
             endpoint = f"http://127.0.0.1:{s3}"
-            while not _serving(endpoint, access_key_id, secret_access_key):
+            while not _serving(endpoint):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
                         f"SeaweedFS did not start (exit status {process.poll()}); the end of "
