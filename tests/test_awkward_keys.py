@@ -23,6 +23,7 @@ from r2store import AccessDeniedError, R2Config, R2Store
 from r2store.keys import MAX_KEY_BYTES
 from tests.conftest import new_bucket, put_raw
 
+MiB = 1024 * 1024
 #: Each test's location: "t" and 7 hex digits.
 LOCATION_BYTES = 8
 #: The longest key under such a location: the full key is then R2's longest.
@@ -197,6 +198,19 @@ def test_copy(store: R2Store, key: str) -> None:
 
     assert store.read(destination) == b"copy me"
     assert store.stat(destination).metadata == {"m": "1"}
+
+
+@pytest.mark.parametrize("key", KEYS, ids=IDS)
+def test_a_multipart_save(config: R2Config, key: str) -> None:
+    """A save in two parts under an awkward key (create, parts, complete) reads back whole."""
+    body = bytes(range(256)) * (5 * MiB // 256) + b"the last part"
+    with R2Store(
+        attrs.evolve(config, multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
+    ) as store:
+        store.save(key, body)
+
+        assert (store.stat(key).etag or "").endswith('-2"')
+        assert store.read(key) == body
 
 
 def test_nfc_and_nfd_are_two_objects(store: R2Store) -> None:
