@@ -67,6 +67,20 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._folders import (
+    CREATE_FLAGS,
+    FILE_FLAGS,
+    REWRITE_FLAGS,
+    RefusedError,
+    check_not_a_folder,
+    holds_a_file,
+    open_dir,
+    remove_empty,
+    segments,
+    sorted_entries,
+    walk_fd,
+    write_all,
+)
 from .config import LocalConfig
 from .errors import (
     InvalidKeyError,
@@ -90,16 +104,8 @@ __all__ = ["LocalStore"]
 #: The folder under the root that holds sidecars, temporary files and the lock.
 RESERVED = ".r2store"
 _WRITE_CHUNK = 1024 * 1024
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_REWRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
 _SIDECAR_VERSION = 1
 _PRESIGN_METHODS = frozenset({"GET", "HEAD"})
-
-
-class _RefusedError(Exception):
-    """A path segment is a symlink or a file where a folder should be."""
 
 
 class LocalStore:
@@ -367,16 +373,16 @@ class LocalStore:
             return dirs, files
         try:
             try:
-                fd = _open_dir(root, _segments(base.rstrip("/")))
-            except (_RefusedError, FileNotFoundError):
+                fd = open_dir(root, segments(base.rstrip("/")))
+            except (RefusedError, FileNotFoundError):
                 return dirs, files
             try:
-                for entry in _sorted_entries(fd):
+                for entry in sorted_entries(fd):
                     if not base and entry.name == RESERVED:
                         continue
                     if entry.is_file(follow_symlinks=False):
                         files.append(entry.name)
-                    elif entry.is_dir(follow_symlinks=False) and _holds_a_file(fd, entry.name):
+                    elif entry.is_dir(follow_symlinks=False) and holds_a_file(fd, entry.name):
                         dirs.append(entry.name)
             finally:
                 os.close(fd)
@@ -458,23 +464,23 @@ class LocalStore:
             data = None
         root = self._root_fd(create=True)
         try:
-            tmp = _open_dir(root, [RESERVED, "tmp"], create=True)
+            tmp = open_dir(root, [RESERVED, "tmp"], create=True)
         except BaseException:
             os.close(root)
             raise
         data_name = f"{os.urandom(8).hex()}.data"
         try:
             digest = hashlib.md5(usedforsecurity=False)
-            fd = os.open(data_name, _CREATE_FLAGS, 0o666, dir_fd=tmp)
+            fd = os.open(data_name, CREATE_FLAGS, 0o666, dir_fd=tmp)
             try:
                 # os.write, not a file object: one write call per chunk and no buffer.
                 if data is not None:
                     digest.update(data)
-                    _write_all(fd, data)
+                    write_all(fd, data)
                 else:
                     while chunk := _read_exactly(content, _WRITE_CHUNK):  # type: ignore[arg-type]
                         digest.update(chunk)
-                        _write_all(fd, chunk)
+                        write_all(fd, chunk)
                 info = os.fstat(fd)
             finally:
                 os.close(fd)
@@ -515,19 +521,19 @@ class LocalStore:
         written in place, not renamed into it: under the lock no reader sees it half
         written, and a crash mid-write leaves a sidecar that is not the file's (read as
         none), as a crash between the file and a renamed sidecar would."""
-        *parents, name = _segments(full)
+        *parents, name = segments(full)
         with self._lock(exclusive=True):
             try:
-                folder = _open_dir(root, parents, create=True)
-            except _RefusedError:
+                folder = open_dir(root, parents, create=True)
+            except RefusedError:
                 raise InvalidKeyError(
                     f"cannot store {key!r}: a folder on its path is a file or a symlink"
                 ) from None
             try:
-                meta_folder = _open_dir(root, [RESERVED, "meta", *parents], create=True)
+                meta_folder = open_dir(root, [RESERVED, "meta", *parents], create=True)
                 try:
                     if overwrite:
-                        _check_not_a_folder(folder, name, key)
+                        check_not_a_folder(folder, name, key)
                         os.replace(data_name, name, src_dir_fd=tmp, dst_dir_fd=folder)
                     else:
                         try:
@@ -540,13 +546,13 @@ class LocalStore:
                                 follow_symlinks=False,
                             )
                         except FileExistsError:
-                            _check_not_a_folder(folder, name, key)
+                            check_not_a_folder(folder, name, key)
                             raise ObjectExistsError(
                                 f"an object already exists for key {key!r}"
                             ) from None
-                    fd = os.open(name, _REWRITE_FLAGS, 0o666, dir_fd=meta_folder)
+                    fd = os.open(name, REWRITE_FLAGS, 0o666, dir_fd=meta_folder)
                     try:
-                        _write_all(fd, meta)
+                        write_all(fd, meta)
                     finally:
                         os.close(fd)
                 finally:
@@ -572,7 +578,7 @@ class LocalStore:
     def _delete(self, full: str | None) -> None:
         if full is None:
             return
-        *parents, name = _segments(full)
+        *parents, name = segments(full)
         try:
             root = self._root_fd()
         except FileNotFoundError:
@@ -580,8 +586,8 @@ class LocalStore:
         try:
             with self._lock(exclusive=True):
                 try:
-                    folder = _open_dir(root, parents)
-                except (_RefusedError, FileNotFoundError):
+                    folder = open_dir(root, parents)
+                except (RefusedError, FileNotFoundError):
                     return
                 try:
                     info = os.stat(name, dir_fd=folder, follow_symlinks=False)
@@ -592,16 +598,16 @@ class LocalStore:
                     return
                 finally:
                     os.close(folder)
-                with suppress(FileNotFoundError, _RefusedError):
-                    meta = _open_dir(root, [RESERVED, "meta", *parents])
+                with suppress(FileNotFoundError, RefusedError):
+                    meta = open_dir(root, [RESERVED, "meta", *parents])
                     try:
                         with suppress(FileNotFoundError):
                             os.unlink(name, dir_fd=meta)
                     finally:
                         os.close(meta)
                 # R2 has no folders: one that holds nothing more goes with its last file.
-                _remove_empty(root, parents)
-                _remove_empty(root, [RESERVED, "meta", *parents], keep=2)
+                remove_empty(root, parents)
+                remove_empty(root, [RESERVED, "meta", *parents], keep=2)
         finally:
             os.close(root)
 
@@ -624,18 +630,18 @@ class LocalStore:
 
     def _open_file(self, key: str, full: str) -> tuple[int, os.stat_result]:
         """An open descriptor of the regular file for *full*, and its stat."""
-        *parents, name = _segments(full)
+        *parents, name = segments(full)
         try:
             root = self._root_fd()
         except FileNotFoundError:
             raise ObjectNotFoundError(f"no object for key {key!r}") from None
         try:
-            folder = _open_dir(root, parents)
+            folder = open_dir(root, parents)
             try:
-                fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
+                fd = os.open(name, FILE_FLAGS, dir_fd=folder)
             finally:
                 os.close(folder)
-        except (_RefusedError, FileNotFoundError, NotADirectoryError):
+        except (RefusedError, FileNotFoundError, NotADirectoryError):
             raise ObjectNotFoundError(f"no object for key {key!r}") from None
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # the file itself is a symlink: never followed
@@ -651,18 +657,18 @@ class LocalStore:
 
     def _lstat(self, key: str, full: str) -> os.stat_result:
         """The stat of the regular file for *full*, symlinks never followed."""
-        *parents, name = _segments(full)
+        *parents, name = segments(full)
         try:
             root = self._root_fd()
         except FileNotFoundError:
             raise ObjectNotFoundError(f"no object for key {key!r}") from None
         try:
-            folder = _open_dir(root, parents)
+            folder = open_dir(root, parents)
             try:
                 info = os.stat(name, dir_fd=folder, follow_symlinks=False)
             finally:
                 os.close(folder)
-        except (_RefusedError, FileNotFoundError, NotADirectoryError):
+        except (RefusedError, FileNotFoundError, NotADirectoryError):
             raise ObjectNotFoundError(f"no object for key {key!r}") from None
         finally:
             os.close(root)
@@ -711,20 +717,20 @@ class LocalStore:
         """The sidecar of the file *info* describes, or None if it has none."""
         import json
 
-        *parents, name = _segments(full)
+        *parents, name = segments(full)
         try:
             root = self._root_fd()
             try:
-                folder = _open_dir(root, [RESERVED, "meta", *parents])
+                folder = open_dir(root, [RESERVED, "meta", *parents])
             finally:
                 os.close(root)
             try:
-                fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
+                fd = os.open(name, FILE_FLAGS, dir_fd=folder)
             finally:
                 os.close(folder)
             with os.fdopen(fd, "rb") as file:
                 sidecar = json.loads(file.read())
-        except (_RefusedError, OSError, ValueError):
+        except (RefusedError, OSError, ValueError):
             return None
         if (
             not isinstance(sidecar, dict)
@@ -745,127 +751,14 @@ class LocalStore:
             return
         try:
             try:
-                fd = _open_dir(root, _segments(folder))
-            except (_RefusedError, FileNotFoundError):
+                fd = open_dir(root, segments(folder))
+            except (RefusedError, FileNotFoundError):
                 return
         finally:
             os.close(root)
-        yield from _walk_fd(fd, f"{folder}/" if folder else "", start, top=not folder)
-
-
-def _walk_fd(fd: int, base: str, start: str, *, top: bool) -> Iterator[tuple[str, os.stat_result]]:
-    try:
-        for entry in _sorted_entries(fd):
-            name = entry.name
-            if not name.startswith(start) or (top and name == RESERVED):
-                continue
-            if entry.is_file(follow_symlinks=False):
-                yield base + name, entry.stat(follow_symlinks=False)
-            elif entry.is_dir(follow_symlinks=False):
-                try:
-                    child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-                except OSError:
-                    continue  # gone, or replaced by a symlink since
-                yield from _walk_fd(child, f"{base}{name}/", "", top=False)
-    finally:
-        os.close(fd)
-
-
-def _sorted_entries(fd: int) -> builtins.list[os.DirEntry[str]]:
-    """The entries of the folder *fd* in R2's key order: by UTF-8 bytes, a folder
-    sorting as its name and a "/" (so "a-b" comes before "a/b")."""
-    with os.scandir(fd) as entries:
-        found = builtins.list(entries)
-    found.sort(
-        key=lambda entry: (
-            entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name
-        ).encode("utf-8", "surrogateescape")
-    )
-    return found
-
-
-def _segments(path: str) -> builtins.list[str]:
-    return path.split("/") if path else []
-
-
-def _open_dir(root: int, parts: Iterable[str], *, create: bool = False) -> int:
-    """A descriptor of the folder *parts* below *root*, opened one segment at a time
-    without following symlinks; *create* makes missing folders. Raises :class:`_RefusedError`
-    for a symlink or a file on the way, FileNotFoundError for a missing folder."""
-    # *root* stays the caller's: the first segment is opened relative to it (no dup
-    # unless there is no segment), each later one relative to the one before.
-    fd = -1
-    try:
-        for part in parts:
-            parent = root if fd == -1 else fd
-            try:
-                child = os.open(part, _DIR_FLAGS, dir_fd=parent)
-            except FileNotFoundError:
-                if not create:
-                    raise
-                with suppress(FileExistsError):
-                    os.mkdir(part, 0o777, dir_fd=parent)
-                child = os.open(part, _DIR_FLAGS, dir_fd=parent)
-            if fd != -1:
-                os.close(fd)
-            fd = child
-    except OSError as exc:
-        if fd != -1:
-            os.close(fd)
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise _RefusedError(str(exc)) from None
-        raise
-    return os.dup(root) if fd == -1 else fd
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write all of *data* to *fd* (a write may take fewer bytes than given)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _check_not_a_folder(folder: int, name: str, key: str) -> None:
-    with suppress(FileNotFoundError):
-        if stat_module.S_ISDIR(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
-            raise InvalidKeyError(
-                f"cannot store {key!r}: it is a folder of other keys in the local store"
-            )
-
-
-def _holds_a_file(fd: int, name: str) -> bool:
-    """Whether the folder *name* in *fd* holds a regular file at any depth."""
-    try:
-        child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-    except OSError:
-        return False
-    try:
-        with os.scandir(child) as entries:
-            for entry in entries:
-                if entry.is_file(follow_symlinks=False):
-                    return True
-                if entry.is_dir(follow_symlinks=False) and _holds_a_file(child, entry.name):
-                    return True
-    finally:
-        os.close(child)
-    return False
-
-
-def _remove_empty(root: int, parts: builtins.list[str], *, keep: int = 0) -> None:
-    """Remove the folder *parts* and its parents while they are empty, keeping the first
-    *keep* segments."""
-    while len(parts) > keep:
-        try:
-            parent = _open_dir(root, parts[:-1])
-        except (_RefusedError, FileNotFoundError):
-            return
-        try:
-            os.rmdir(parts[-1], dir_fd=parent)
-        except OSError:
-            return  # not empty (or gone): its parents are not empty either
-        finally:
-            os.close(parent)
-        parts = parts[:-1]
+        yield from walk_fd(
+            fd, f"{folder}/" if folder else "", start, hidden=None if folder else RESERVED
+        )
 
 
 def _file_etag(info: os.stat_result) -> str:
