@@ -38,16 +38,20 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, cast
 
 import attrs
 
 from ._progress import CountingReader
+from .config import R2Config
 from .errors import AccessDeniedError, InvalidKeyError, R2StoreError
 from .keys import object_key
 from .localstore import RESERVED as LOCAL_STORE_FOLDER
 from .objects import ObjectStat
-from .store import R2Store, part_size_for
+from .store import part_size_for
+
+if TYPE_CHECKING:
+    from .protocol import Store
 
 __all__ = ["ByteProgressCallback", "ProgressCallback", "SyncReport", "sync_directory"]
 
@@ -68,6 +72,8 @@ _DELETE_BATCH = 1000
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | _O_NONBLOCK | getattr(os, "O_BINARY", 0)
 _CHANGED = "changed since the folder was walked: not uploaded"
+# R2Store's default part size, for stores that have none (see sync_directory).
+_DEFAULT_PART_SIZE = cast(int, attrs.fields(R2Config).multipart_chunksize.default)
 
 
 @attrs.frozen(kw_only=True)
@@ -112,7 +118,7 @@ class _LocalFile:
 
 
 def sync_directory(
-    store: R2Store,
+    store: Store,
     local_dir: str | os.PathLike[str],
     prefix: str = "",
     *,
@@ -159,7 +165,9 @@ def sync_directory(
     skipped: list[str] = []
     bytes_uploaded = 0
     total = len(walk.files)
-    part_size = store.config.multipart_chunksize
+    # The part size of this store's multipart uploads, which their ETags depend on; a store
+    # without one (a LocalStore, whose ETags are plain MD5s) gets R2Store's default.
+    part_size: int = getattr(store.config, "multipart_chunksize", _DEFAULT_PART_SIZE)
 
     done = 0
     bytes_total = sum(item.size for item in walk.files)
@@ -246,7 +254,7 @@ def sync_directory(
 
 
 def _sync_file(
-    store: R2Store,
+    store: Store,
     item: _LocalFile,
     remote: ObjectStat | None,
     part_size: int,
@@ -435,7 +443,7 @@ def _within(path: str, root: str) -> bool:
 
 
 def _delete(
-    store: R2Store, keys: Iterable[str], dry_run: bool
+    store: Store, keys: Iterable[str], dry_run: bool
 ) -> tuple[list[str], list[tuple[str, str]]]:
     """Delete *keys* in batches; return the keys deleted and (key, message) failures."""
     location = store.config.location

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 import r2store.buckets
-from r2store import R2Store
+from r2store import LocalConfig, LocalStore, R2Store
 from r2store.cli import main
 from r2store.errors import AccessDeniedError, UpstreamError
 from r2store.objects import ObjectReader
@@ -757,8 +757,8 @@ def test_process_missing_key_is_one_line_exit_1(env: dict[str, str], tmp_path: P
 
 
 def test_process_bad_configuration_is_one_line_exit_2(tmp_path: Path) -> None:
-    """As a process with no configuration at all, one line and exit status 2."""
-    done = run_process({}, "ls", cwd=tmp_path)
+    """As a process with USE_R2=true and no R2_* variables, one line and exit status 2."""
+    done = run_process({"USE_R2": "true"}, "ls", cwd=tmp_path)
     assert done.returncode == 2
     (line,) = done.stderr.decode().splitlines()
     assert line.startswith("r2store: error: invalid configuration (")
@@ -929,9 +929,9 @@ def serving(
         reader.start()
         try:
             first = lines.get(timeout=DEADLINE)
-            assert first.startswith("Serving bucket "), first
+            assert first.startswith("Serving "), first
             # "Serving bucket <name> at http://127.0.0.1:<port>/media-proxy/<key>"
-            served = Served(first.split(" at ", 1)[1].strip().removesuffix("<key>"), [first])
+            served = Served(first.rsplit(" at ", 1)[1].strip().removesuffix("<key>"), [first])
             yield served
             process.send_signal(stop)
             assert process.wait(timeout=DEADLINE) == 0
@@ -980,3 +980,188 @@ def test_serve_stops_on_ctrl_c_even_when_started_ignoring_it(
     with serving(env, tmp_path, stop=signal.SIGINT, prefix=tuple(IGNORING_SIGINT)) as server:
         pass
     assert server.output[-2:] == ["Stopped.\n", ""]
+
+
+# -- local mode (USE_R2 off) ------------------------------------------------------------------
+
+#: A proxy signing key for local mode's signed URLs (at least 32 characters).
+LOCAL_SIGNING_KEY = "local-signing-key-of-at-least-32-characters"
+
+
+@pytest.fixture
+def local(cli: Run, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """``r2store`` with USE_R2 off, the R2_* variables still set: a developer's usual .env."""
+    monkeypatch.setenv("USE_R2", "false")
+    return cli
+
+
+def local_note(folder: Path) -> str:
+    """The line local mode prints on stderr before touching objects."""
+    return f"note: USE_R2 is off, so this works on the local folder {folder}, not on R2\n"
+
+
+def test_local_put_writes_to_the_folder_not_the_bucket(
+    local: Run, store: R2Store, tmp_path: Path
+) -> None:
+    """With USE_R2 off, put stores the file under ./media and sends nothing to the bucket."""
+    (tmp_path / "a.txt").write_bytes(b"local bytes")
+    result = local("put", "a.txt", "docs/a.txt")
+    assert result.code == 0, result.err
+    assert (tmp_path / "media" / "docs" / "a.txt").read_bytes() == b"local bytes"
+    assert keys(store) == []
+
+
+def test_local_mode_says_so_on_stderr(local: Run, tmp_path: Path) -> None:
+    """A command on objects in local mode first prints one line naming the folder."""
+    result = local("ls")
+    assert (result.code, result.out, result.err) == (0, "", local_note(tmp_path / "media"))
+
+
+def test_local_mode_uses_r2_local_root(
+    local: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """R2_LOCAL_ROOT names the folder local mode works on."""
+    monkeypatch.setenv("R2_LOCAL_ROOT", str(tmp_path / "uploads"))
+    (tmp_path / "a.txt").write_bytes(b"a")
+    result = local("put", "a.txt", "a.txt")
+    assert result.err == local_note(tmp_path / "uploads")
+    assert (tmp_path / "uploads" / "a.txt").read_bytes() == b"a"
+
+
+def test_local_mode_is_the_default(
+    cli: Run, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With no USE_R2 and no R2_* variables at all, commands work on ./media."""
+    for name in env:
+        monkeypatch.delenv(name)
+    result = cli("ls")
+    assert (result.code, result.err) == (0, local_note(tmp_path / "media"))
+
+
+def test_local_ls_get_stat_and_rm(local: Run, tmp_path: Path) -> None:
+    """ls, stat, get and rm work on the files a LocalStore keeps."""
+    LocalStore(LocalConfig(root=tmp_path / "media")).save("p/a.txt", b"hello")
+    assert local("ls", "-l", "p/").out.endswith("           5  p/a.txt\n")
+    assert "content type:        text/plain" in local("stat", "p/a.txt").out
+    assert local("get", "p/a.txt", "got.txt").code == 0
+    assert (tmp_path / "got.txt").read_bytes() == b"hello"
+    assert local("rm", "p/a.txt").out == "deleted p/a.txt\n"
+    assert local("ls").out == ""
+
+
+def test_local_url_is_the_proxy_url(local: Run) -> None:
+    """url in local mode prints the same proxy URL as on R2."""
+    assert local("url", "photos/a b.jpg").out == "/media-proxy/photos/a%20b.jpg\n"
+
+
+def test_local_presign_gives_a_signed_proxy_url(
+    local: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """presign in local mode, with a signing key, prints a signed media proxy URL."""
+    monkeypatch.setenv("R2_PROXY_SIGNING_KEY", LOCAL_SIGNING_KEY)
+    result = local("presign", "a.txt", "--expires", "60")
+    assert result.code == 0, result.err
+    assert result.out.startswith("/media-proxy/a.txt?")
+    assert LOCAL_SIGNING_KEY not in result.out + result.err
+
+
+def test_local_presign_without_a_signing_key_is_an_error(local: Run) -> None:
+    """presign in local mode without R2_PROXY_SIGNING_KEY says why in one line, exit 2."""
+    result = local("presign", "a.txt")
+    assert result.code == 2
+    assert result.out == ""
+    last = result.err.splitlines()[-1]
+    assert last.startswith("r2store: error: local mode cannot make presigned URLs without ")
+    assert "USE_R2=true" in last
+
+
+def test_local_presign_of_a_put_is_an_error(local: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """presign --method PUT in local mode is refused (uploads go through the app), exit 2."""
+    monkeypatch.setenv("R2_PROXY_SIGNING_KEY", LOCAL_SIGNING_KEY)
+    result = local("presign", "a.txt", "--method", "PUT")
+    assert result.code == 2
+    assert "r2store: error: local mode cannot presign PUT" in result.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bucket", "create"],
+        ["cors", "show"],
+        ["cors", "set", "--origin", "https://app.example.com"],
+        ["cors", "clear"],
+    ],
+)
+def test_local_mode_refuses_r2_only_commands(local: Run, argv: list[str]) -> None:
+    """Commands on the bucket itself say they need USE_R2=true, and exit 2."""
+    result = local(*argv)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"r2store: error: `r2store {' '.join(argv[:2])}` works on R2 only, and USE_R2 is "
+        "off (local mode): set USE_R2=true and the R2_* variables to use it\n"
+    )
+
+
+def test_local_sync_copies_a_folder_into_the_local_store(
+    local: Run, store: R2Store, tmp_path: Path
+) -> None:
+    """sync in local mode copies into the folder; run again, it skips what matches."""
+    media = write_tree(tmp_path / "site", {"a.txt": b"a", "sub/b.txt": b"bb"})
+    first = local("sync", str(media), "s")
+    assert first.code == 0, first.err
+    assert f"Syncing {media} with {tmp_path / 'media' / 's'}/" in first.out
+    assert (tmp_path / "media" / "s" / "sub" / "b.txt").read_bytes() == b"bb"
+    assert keys(store) == []
+    second = local("sync", str(media), "s")
+    assert "Uploaded 0 file(s) (0 B), skipped 2 unchanged, deleted 0." in second.out
+
+
+def test_local_check_probes_the_folder(local: Run, tmp_path: Path) -> None:
+    """check in local mode writes, reads back and deletes a probe in the folder, and says
+    how to switch to R2."""
+    (tmp_path / "media").mkdir()
+    result = local("check")
+    assert result.code == 0, result.err
+    assert f"  folder:        {tmp_path / 'media'}" in result.out
+    assert "  USE_R2:        off" in result.out
+    assert "Folder:        exists, writable" in result.out
+    assert "Probe object:  written, read back and deleted (r2store-check-" in result.out
+    assert "set USE_R2=true" in result.out
+    assert [p.name for p in (tmp_path / "media").iterdir() if p.name != ".r2store"] == []
+
+
+def test_local_check_says_a_missing_folder_is_made(local: Run, tmp_path: Path) -> None:
+    """check in local mode on a folder not made yet says the first write makes it."""
+    result = local("check")
+    assert result.code == 0, result.err
+    assert "Folder:        does not exist yet; the first write makes it" in result.out
+
+
+def test_local_check_fails_when_the_folder_is_a_file(local: Run, tmp_path: Path) -> None:
+    """check in local mode fails (exit 1) when R2_LOCAL_ROOT is a file."""
+    (tmp_path / "media").write_bytes(b"not a folder")
+    result = local("check")
+    assert result.code == 1
+    assert result.err.splitlines()[-1] == (
+        f"r2store: error: {str(tmp_path / 'media')!r} is not a folder: set R2_LOCAL_ROOT "
+        "to a folder"
+    )
+
+
+def test_process_local_put_writes_to_the_folder(tmp_path: Path) -> None:
+    """As a process with no configuration at all, put stores under ./media and says so."""
+    (tmp_path / "a.txt").write_bytes(b"a")
+    done = run_process({}, "put", "a.txt", "a.txt", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode() == local_note(tmp_path / "media")
+    assert (tmp_path / "media" / "a.txt").read_bytes() == b"a"
+
+
+def test_process_local_serve_serves_the_folder(tmp_path: Path) -> None:
+    """serve in local mode serves the folder's files through the media proxy."""
+    LocalStore(LocalConfig(root=tmp_path / "media")).save("photos/cat.png", b"\x89PNG local")
+    with serving({}, tmp_path) as server:
+        response = httpx.get(server.url + "photos/cat.png", timeout=DEADLINE)
+    assert (response.status_code, response.content) == (200, b"\x89PNG local")
+    assert server.output[0].startswith(f"Serving the local folder {tmp_path / 'media'} at ")
+    assert local_note(tmp_path / "media") in server.output[-1]

@@ -902,6 +902,7 @@ def cli_env(
     """The R2_* variables, with the secrets, for the moto bucket; run from an empty folder."""
     monkeypatch.chdir(tmp_path)
     env = {
+        "USE_R2": "true",
         "R2_ENDPOINT_URL": s3_endpoint,
         "R2_BUCKET_NAME": bucket,
         "R2_ACCESS_KEY_ID": KEY_ID,

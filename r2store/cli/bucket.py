@@ -80,7 +80,7 @@ def _cmd_bucket_create(context: Context, args: argparse.Namespace) -> int:
     """Create the configured bucket; one that exists and is usable is not an error."""
     from ..buckets import BucketTakenError, create_bucket
 
-    store = context.store
+    store = context.require_r2("bucket create")
     name = store.config.bucket
     try:
         created = create_bucket(store)
@@ -118,7 +118,7 @@ def _cmd_cors_show(context: Context, args: argparse.Namespace) -> int:
     """Print the bucket's CORS rules."""
     from ..buckets import get_cors
 
-    store = context.store
+    store = context.require_r2("cors show")
     rules = get_cors(store)
     if not rules:
         out(
@@ -135,7 +135,7 @@ def _cmd_cors_set(context: Context, args: argparse.Namespace) -> int:
     """Replace the bucket's CORS rules with one rule for browser uploads."""
     from ..buckets import get_cors, set_cors
 
-    store = context.store
+    store = context.require_r2("cors set")
     defaults = CORSRule(origins=())
     methods: list[str] = args.methods or list(defaults.methods)
     headers: list[str] = args.headers or list(defaults.headers)
@@ -160,7 +160,7 @@ def _cmd_cors_clear(context: Context, args: argparse.Namespace) -> int:
     """Remove the bucket's CORS rules."""
     from ..buckets import clear_cors
 
-    store = context.store
+    store = context.require_r2("cors clear")
     clear_cors(store)
     out(f"Removed the CORS rules of bucket {store.config.bucket}.")
     return EXIT_OK

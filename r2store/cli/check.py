@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
-from ..config import R2Config, r2_enabled
+from ..config import R2Config
 from ..diagnostics import ProbeError, endpoint_warnings, probe_bucket, url_mode_reason
 from ..errors import BucketNotFoundError, ConfigError, ConfigProblem
 from ._context import EXIT_OK, EXIT_USAGE, AddCommand, CommandError, Context
@@ -20,8 +22,8 @@ def register(command: AddCommand) -> None:
     check = command(
         "check",
         _cmd_check,
-        "Validate the configuration (every problem at once), then list the bucket and "
-        "write, read back and delete a probe object.",
+        "Validate the configuration (every problem at once), then list the bucket (with "
+        "USE_R2 off, the local folder) and write, read back and delete a probe object.",
     )
     check.add_argument("--strict", action="store_true", help="fail on warnings too")
 
@@ -52,27 +54,26 @@ def _config_warnings(config: R2Config) -> list[str]:
 
 
 def _cmd_check(context: Context, args: argparse.Namespace) -> int:
-    """Validate the configuration, then reach the bucket with a probe object."""
+    """Validate the configuration, then reach the bucket (in local mode, the folder) with a
+    probe object."""
     problems: list[ConfigProblem] = []
     # USE_R2 is read as the library reads it (Django's storages_from_env): a typo is an error.
     try:
-        enabled = r2_enabled(env_file=context.env_file)
+        enabled = context.use_r2
     except ConfigError as exc:
         problems += exc.problems
+        enabled = True  # R2's settings are listed too: whoever sets USE_R2 likely means R2
+    if not enabled:
+        return _check_local(context)
     try:
         config = context.config
     except ConfigError as exc:
         problems[:0] = exc.problems
-        hint = str(exc).splitlines()[len(exc.problems) + 1 :]
+        hint = _hint(exc)
     else:
         hint = []
     if problems:
-        err("Configuration: invalid")
-        for line in str(ConfigError(problems)).splitlines()[1:] + hint:
-            err(line)
-        raise CommandError(
-            f"the configuration has {len(problems)} problem(s), listed above", EXIT_USAGE
-        )
+        _invalid(problems, hint)
     out("Configuration: valid")
     out(f"  endpoint:      {config.endpoint}")
     out(f"  bucket:        {config.bucket}")
@@ -81,19 +82,30 @@ def _cmd_check(context: Context, args: argparse.Namespace) -> int:
     # The masked form R2Config's repr uses: enough to tell two tokens apart.
     out(f"  access key id: {config.access_key_id[:4]}…")
     out(f"  URL mode:      {config.url_mode}: {url_mode_reason(config)}")
-    out(
-        "  USE_R2:        on: storages_from_env() stores in R2"
-        if enabled
-        else "  USE_R2:        off: storages_from_env() keeps files on the local disk"
-    )
+    out("  USE_R2:        on: storages_from_env() stores in R2")
     warnings = _config_warnings(config)
     for warning in warnings:
         err(f"warning: {warning}")
-    _check_bucket(context.store)
+    _check_bucket(context.r2_store())
     if warnings and args.strict:
         raise CommandError(f"{len(warnings)} warning(s), listed above, and --strict was given")
     out(f"All is well{f', with {len(warnings)} warning(s)' if warnings else ''}.")
     return EXIT_OK
+
+
+def _hint(exc: ConfigError) -> list[str]:
+    """The lines of *exc*'s message after its problems (a note on an unread .env file)."""
+    return str(exc).splitlines()[len(exc.problems) + 1 :]
+
+
+def _invalid(problems: list[ConfigProblem], hint: list[str]) -> NoReturn:
+    """List *problems*, then fail with exit status 2."""
+    err("Configuration: invalid")
+    for line in str(ConfigError(problems)).splitlines()[1:] + hint:
+        err(line)
+    raise CommandError(
+        f"the configuration has {len(problems)} problem(s), listed above", EXIT_USAGE
+    )
 
 
 def _check_bucket(store: R2Store) -> None:
@@ -106,3 +118,36 @@ def _check_bucket(store: R2Store) -> None:
         raise CommandError(str(exc)) from exc
     out("Bucket:        listed")
     out(f"Probe object:  written, read back and deleted ({key})")
+
+
+def _check_local(context: Context) -> int:
+    """Local mode's check: the settings, then the folder, probed as a bucket would be."""
+    try:
+        config = context.local_config
+    except ConfigError as exc:
+        _invalid(list(exc.problems), _hint(exc))
+    out("Configuration: valid")
+    out(f"  folder:        {config.root}")
+    if config.location:
+        out(f"  location:      {config.location}/")
+    out(f"  URL mode:      {config.url_mode}: {url_mode_reason(config)}")
+    out("  USE_R2:        off: storages_from_env() keeps files on the local disk, in this folder")
+    root = Path(config.root)
+    if not root.exists():
+        out("Folder:        does not exist yet; the first write makes it")
+    elif not root.is_dir():
+        raise CommandError(f"{str(root)!r} is not a folder: set R2_LOCAL_ROOT to a folder")
+    elif not os.access(root, os.W_OK | os.X_OK):
+        raise CommandError(
+            f"{str(root)!r} is not writable by this user: make it writable, or set "
+            "R2_LOCAL_ROOT to a folder that is"
+        )
+    else:
+        out("Folder:        exists, writable")
+    try:
+        key = probe_bucket(context.local_store())
+    except ProbeError as exc:
+        raise CommandError(str(exc)) from exc
+    out(f"Probe object:  written, read back and deleted ({key})")
+    out("All is well, in local mode. To use R2, set USE_R2=true and the R2_* variables.")
+    return EXIT_OK

@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..diagnostics import format_size
-from ..errors import ObjectExistsError, R2StoreError
+from ..errors import InvalidKeyError, ObjectExistsError, R2StoreError
 from ._args import expires
-from ._context import EXIT_OK, AddCommand, CommandError, Context
+from ._context import EXIT_OK, EXIT_USAGE, AddCommand, CommandError, Context
 from ._output import Progress, counted, out, progress_of, show
 
 
@@ -270,12 +270,22 @@ def _cmd_url(context: Context, args: argparse.Namespace) -> int:
 
 
 def _cmd_presign(context: Context, args: argparse.Namespace) -> int:
-    """Print a presigned URL on the R2 endpoint (no network)."""
-    url = context.store.presigned_url(
-        args.key,
-        expires_in=args.expires,
-        method=args.method,
-        content_type=args.content_type,
-    )
+    """Print a presigned URL on the R2 endpoint (no network); in local mode, a signed media
+    proxy URL, which needs R2_PROXY_SIGNING_KEY."""
+    store = context.store
+    try:
+        url = store.presigned_url(
+            args.key,
+            expires_in=args.expires,
+            method=args.method,
+            content_type=args.content_type,
+        )
+    except InvalidKeyError:
+        raise
+    except R2StoreError as exc:
+        if context.use_r2:
+            raise
+        # What local mode cannot presign is a setting away: a usage error, as for bucket create.
+        raise CommandError(f"{exc} (with USE_R2=true, it presigns on R2)", EXIT_USAGE) from exc
     out(url)
     return EXIT_OK

@@ -70,9 +70,10 @@ def _cmd_serve(context: Context, args: argparse.Namespace) -> int:
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     # The handlers go in before the first line: whoever waits for it may signal at once.
     with server, _stopped_by_signals():
-        out(f"Serving bucket {config.bucket} at http://{shown}:{port}{config.proxy_path}<key>")
+        out(f"Serving {context.place} at http://{shown}:{port}{config.proxy_path}<key>")
         if host not in LOOPBACK:
-            err(f"warning: listening on {host}: anyone who can reach it can read the bucket")
+            what = "the bucket" if context.use_r2 else "the folder"
+            err(f"warning: listening on {host}: anyone who can reach it can read {what}")
         if config.proxy_signing_key:
             err("note: R2_PROXY_SIGNING_KEY is set, so URLs must be signed: see `r2store url`")
         out("Press Ctrl-C to stop.")

@@ -46,9 +46,12 @@ def _cmd_sync(context: Context, args: argparse.Namespace) -> int:
     local_dir: str = args.local_dir
     if not Path(local_dir).is_dir():
         raise CommandError(f"not a directory: {local_dir!r}")
-    config = store.config
     prefix = args.prefix.strip("/")
-    target = "/".join(part for part in (config.bucket, config.location, prefix) if part) + "/"
+    if context.use_r2:
+        config = context.config
+        target = "/".join(part for part in (config.bucket, config.location, prefix) if part) + "/"
+    else:
+        target = f"{Path(context.local_folder, prefix)}/"
     verb = "Dry run: comparing" if args.dry_run else "Syncing"
     out(f"{verb} {local_dir} with {target}")
     progress = Progress.on_terminal()
