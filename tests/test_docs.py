@@ -5,11 +5,13 @@ How a page's fenced blocks are treated:
 - ```` ```python ````: run, in page order, in one namespace per page.
 - ```` ```pycon ````: run as a doctest in the same namespace; the output must match
   (``...`` matches anything, whitespace differences are ignored).
-- ```` ```console ```` whose first line is ``$ r2store ...``: each ``$ r2store`` line is run
-  (in-process, against the page's local S3 endpoint) and what it prints must match the
-  lines below it (``...`` matches anything). The bucket is a new one, not yet created, so
-  ``r2store bucket create`` works as on a first run; its name reads as ``media`` and the
-  endpoint as ``https://<ACCOUNT_ID>.r2.cloudflarestorage.com`` in what is compared.
+- ```` ```console ```` whose first line is ``$ r2store ...`` or ``$ export ...``: each
+  ``$ r2store`` line is run (in-process, against the page's local S3 endpoint) and what it
+  prints (stdout and stderr, in order) must match the lines below it (``...`` matches
+  anything); ``$ export NAME=VALUE`` sets a variable for the rest of the block. The bucket
+  is a new one, not yet created, so ``r2store bucket create`` works as on a first run; its
+  name reads as ``media`` and the endpoint as ``https://<ACCOUNT_ID>.r2.cloudflarestorage.com``
+  in what is compared.
 - Any other info string (``console`` with other commands, ``sh``, ``text``, ...): not run.
 
 An HTML comment on the line just before a ``python`` block changes what happens to it
@@ -123,7 +125,7 @@ def _blocks(path: Path, lines: list[str], offset: int) -> Iterator[Block]:
 
 def is_cli_example(block: Block) -> bool:
     """Whether *block* is an ``r2store`` console session, run as a test."""
-    return block.language == "console" and block.source.startswith("$ r2store ")
+    return block.language == "console" and block.source.startswith(("$ r2store ", "$ export "))
 
 
 def runnable_pages() -> list[Path]:
@@ -244,11 +246,17 @@ class PageRunner:
         checker = doctest.OutputChecker()
         flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
         for lineno, command, expected in _sessions(block):
+            if command.startswith("export "):
+                # The rest of the block runs with it, as in the reader's shell.
+                name, _, value = shlex.split(command)[1].partition("=")
+                os.environ[name] = value
+                continue
             assert command.startswith("r2store "), f"{block.path}:{lineno}: not r2store"
-            out, err = io.StringIO(), io.StringIO()
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            # One stream for both, in the order printed, as on the reader's terminal.
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
                 main(shlex.split(command)[1:])
-            got = out.getvalue() + err.getvalue()
+            got = printed.getvalue()
             for real, documented in shown.items():
                 got = got.replace(real, documented)
             if not checker.check_output(expected, got, flags):

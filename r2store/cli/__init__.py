@@ -1,7 +1,10 @@
 """The ``r2store`` command: set up the bucket, check the settings, move and sync files, serve.
 
 Configured like the library, by the ``R2_*`` environment variables and a
-``.env`` file in the current directory (see :meth:`R2Config.from_env`).
+``.env`` file in the current directory (see :meth:`R2Config.from_env`). As
+:func:`~r2store.store_from_env` does, it works on R2 when ``USE_R2`` is true,
+else on a :class:`~r2store.LocalStore` folder, saying so on stderr; commands
+on the bucket itself (``bucket create``, ``cors``) then exit 2.
 Stdlib ``argparse`` only; every command is a thin layer over the core.
 
 Exit status:
@@ -78,7 +81,8 @@ class _EnvFile(argparse.Action):
 
 
 _EPILOG = """\
-configuration: the R2_* environment variables and a .env file, as for the library.
+configuration: the R2_* environment variables and a .env file, as for the library;
+with USE_R2 off (the default), commands work on the folder R2_LOCAL_ROOT (./media).
 exit status: 0 ok; 1 the operation failed (R2 error, missing key, network, local
 file, failed files in sync); 2 bad usage, invalid key or invalid configuration;
 130 interrupted.
@@ -89,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Work with the Cloudflare R2 bucket r2store is configured for.",
+        description="Work with the Cloudflare R2 bucket r2store is configured for (with "
+        "USE_R2 off, the local folder).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

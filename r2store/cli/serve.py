@@ -23,8 +23,8 @@ def register(command: AddCommand) -> None:
     serve = command(
         "serve",
         _cmd_serve,
-        "Serve the bucket through the media proxy, for a quick look (stdlib server; Ctrl-C "
-        "or SIGTERM stops it).",
+        "Serve the bucket (with USE_R2 off, the local folder) through the media proxy, for a "
+        "quick look (stdlib server; Ctrl-C or SIGTERM stops it).",
     )
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     serve.add_argument(
