@@ -334,3 +334,14 @@ def test_a_local_stores_own_folder_is_not_uploaded(store: R2Store, tmp_path: Pat
 
     assert report.uploaded == ("avatars/ada.png",)
     assert remote_keys(store) == ["avatars/ada.png"]
+
+
+def test_sync_into_a_local_store_skips_what_matches(tmp_path: Path) -> None:
+    """sync_directory takes a LocalStore: it copies the files, then skips them on a re-run."""
+    media = tmp_path / "media"
+    write_tree(media, {"a.txt": b"a", "sub/b.txt": b"bb"})
+    local = LocalStore(LocalConfig(root=tmp_path / "store"))
+    assert sync_directory(local, media, "site").uploaded == ("site/a.txt", "site/sub/b.txt")
+    assert local.read("site/sub/b.txt") == b"bb"
+    again = sync_directory(local, media, "site")
+    assert (again.uploaded, again.skipped) == ((), ("site/a.txt", "site/sub/b.txt"))
