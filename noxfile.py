@@ -30,6 +30,7 @@ SEAWEEDFS_TESTS = [
     "tests/test_store_contract.py",
     "tests/test_presign.py",
     "tests/test_awkward_keys.py",
+    "tests/test_uploads.py",
 ]
 
 

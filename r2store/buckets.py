@@ -76,8 +76,12 @@ class CORSRule:
     origins: tuple[str, ...] = attrs.field(converter=_strings)
     #: Methods allowed.
     methods: tuple[str, ...] = attrs.field(default=("PUT", "GET", "HEAD"), converter=_strings)
-    #: Request headers a browser may send (the upload's Content-Type).
-    headers: tuple[str, ...] = attrs.field(default=("Content-Type",), converter=_strings)
+    #: Request headers a browser may send: the upload's Content-Type, and the
+    #: ``If-None-Match: *`` that keeps a direct upload (:mod:`r2store.uploads`) from
+    #: overwriting anything.
+    headers: tuple[str, ...] = attrs.field(
+        default=("Content-Type", "If-None-Match"), converter=_strings
+    )
     #: Response headers a page's script may read.
     expose_headers: tuple[str, ...] = attrs.field(default=("ETag",), converter=_strings)
     #: Seconds a browser may cache the answer to its preflight request.

@@ -32,12 +32,14 @@ __all__ = [
     "ConfigProblem",
     "InvalidKeyError",
     "InvalidMetadataError",
+    "InvalidTicketError",
     "NotModifiedError",
     "ObjectExistsError",
     "ObjectNotFoundError",
     "PreconditionFailedError",
     "R2StoreError",
     "RangeNotSatisfiableError",
+    "UploadRefusedError",
     "UpstreamBusyError",
     "UpstreamError",
     "UpstreamTimeoutError",
@@ -98,6 +100,16 @@ class BucketNotFoundError(ObjectNotFoundError):
 
 class ObjectExistsError(R2StoreError, FileExistsError):
     """An object already exists under the key and overwriting was not allowed."""
+
+
+class UploadRefusedError(R2StoreError, ValueError):
+    """A direct upload was refused before it began: too large, a type the policy does not
+    allow, or a request that does not say what it uploads."""
+
+
+class InvalidTicketError(R2StoreError, ValueError):
+    """An upload ticket was tampered with or has expired, or what landed under its key is
+    not what it declared (missing, another size or another type)."""
 
 
 class AccessDeniedError(R2StoreError, PermissionError):

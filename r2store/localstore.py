@@ -227,6 +227,8 @@ class LocalStore:
         method: str = "GET",
         content_type: str | None = None,
         content_disposition: str | None = None,
+        content_length: int | None = None,
+        create_only: bool = False,
     ) -> str:
         """A signed media proxy URL for GET or HEAD: local mode's stand-in for a presigned URL.
 

@@ -155,6 +155,8 @@ class Store(Protocol):
         method: str = "GET",
         content_type: str | None = None,
         content_disposition: str | None = None,
+        content_length: int | None = None,
+        create_only: bool = False,
     ) -> str:
         """A URL that grants *method* on the object until it expires."""
 

@@ -159,10 +159,14 @@ class R2Store:
         method: str = "GET",
         content_type: str | None = None,
         content_disposition: str | None = None,
+        content_length: int | None = None,
+        create_only: bool = False,
     ) -> str:
         """A URL that grants *method* on the object until it expires (no network).
 
-        ``method="PUT"`` with *content_type* lets a browser upload straight to R2.
+        ``method="PUT"`` with *content_type* lets a browser upload straight to R2;
+        *content_length* and *create_only* pin the size and forbid overwriting (see
+        :mod:`r2store.uploads`, which issues such URLs as upload tickets).
         Presigned URLs work only on the R2 endpoint, never on a custom domain.
         """
         return self._urls.presigned(
@@ -171,6 +175,8 @@ class R2Store:
             method=method,
             content_type=content_type,
             content_disposition=content_disposition,
+            content_length=content_length,
+            create_only=create_only,
         )
 
     # -- reading ------------------------------------------------------------

@@ -105,6 +105,8 @@ class URLBuilder:
         method: str = "GET",
         content_type: str | None = None,
         content_disposition: str | None = None,
+        content_length: int | None = None,
+        create_only: bool = False,
     ) -> str:
         """A time-limited URL on the R2 endpoint that works without credentials.
 
@@ -112,6 +114,11 @@ class URLBuilder:
         response's headers; for ``PUT``, *content_type* is signed, so the
         uploader must send exactly that ``Content-Type``. Either must be printable
         ASCII, as for ``save()`` (:class:`~r2store.InvalidMetadataError` otherwise).
+
+        For ``PUT`` only: *content_length* signs ``Content-Length``, so the URL
+        uploads exactly that many bytes; *create_only* signs ``If-None-Match: *``,
+        so the URL creates the object and can never overwrite one -- not even the
+        one it created, so it is good for one upload.
         """
         config = self._r2_config()
         method = method.upper()
@@ -126,6 +133,10 @@ class URLBuilder:
             header_value("content_type", content_type)
         if content_disposition:
             header_value("content_disposition", content_disposition)
+        if method != "PUT" and (content_length is not None or create_only):
+            raise ValueError("content_length and create_only are for PUT only")
+        if content_length is not None and (type(content_length) is not int or content_length < 0):
+            raise ValueError(f"content_length must be a whole number, got {content_length!r}")
         headers: dict[str, str] = {}
         query: dict[str, str] = {}
         if method == "PUT":
@@ -133,6 +144,11 @@ class URLBuilder:
                 headers["content-type"] = content_type
             if content_disposition:
                 headers["content-disposition"] = content_disposition
+            # Signed headers: S3 and R2 refuse the PUT unless it sends these exact values.
+            if content_length is not None:
+                headers["content-length"] = str(content_length)
+            if create_only:
+                headers["if-none-match"] = "*"
         else:
             if content_disposition:
                 query["response-content-disposition"] = content_disposition

@@ -265,13 +265,13 @@ def test_cors_show_says_when_there_are_no_rules(cli: Run) -> None:
 
 def test_cors_set_allows_browser_uploads(cli: Run, store: R2Store) -> None:
     """cors set --origin stores one rule with the upload defaults: PUT, GET, HEAD,
-    Content-Type, an hour's max age."""
+    Content-Type and If-None-Match (a direct upload's headers), an hour's max age."""
     result = cli("cors", "set", "--origin", "https://app.example.com")
     assert result.code == 0, result.err
     (rule,) = store.client.get_bucket_cors(Bucket=store.config.bucket)["CORSRules"]
     assert rule["AllowedOrigins"] == ["https://app.example.com"]
     assert rule["AllowedMethods"] == ["PUT", "GET", "HEAD"]
-    assert rule["AllowedHeaders"] == ["Content-Type"]
+    assert rule["AllowedHeaders"] == ["Content-Type", "If-None-Match"]
     assert rule["MaxAgeSeconds"] == 3600
 
 

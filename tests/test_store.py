@@ -637,7 +637,7 @@ def test_presigned_url_is_byte_identical_to_botocore(
     monkeypatch: pytest.MonkeyPatch,
     method: str,
     operation: str,
-    extra: dict[str, str],
+    extra: dict[str, Any],
     params: dict[str, str],
 ) -> None:
     """For one clock, the store's presigned URLs equal botocore's own, location included."""

@@ -36,7 +36,7 @@ def register(command: AddCommand) -> None:
         "set",
         _cmd_cors_set,
         "Replace the bucket's CORS rules with one rule that lets pages from ORIGIN upload "
-        "(PUT) and read (GET, HEAD) objects, sending a Content-Type.",
+        "(PUT) and read (GET, HEAD) objects, sending a Content-Type and If-None-Match.",
         cors_commands,
     )
     cors_set.add_argument(
@@ -64,7 +64,8 @@ def register(command: AddCommand) -> None:
         dest="headers",
         action="append",
         metavar="HEADER",
-        help="a request header pages may send; repeat for more (default: Content-Type)",
+        help="a request header pages may send; repeat for more (default: Content-Type and "
+        "If-None-Match)",
     )
     cors_set.add_argument(
         "--max-age",

@@ -1,0 +1,255 @@
+"""Direct uploads (r2store.uploads): tickets issued, PUT to the S3 server as a browser
+would, and verified. Also runs on SeaweedFS (``nox -s tests_seaweedfs``), which checks the
+signed Content-Length and Content-Type that moto ignores."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from r2store import R2Store
+from r2store.errors import InvalidTicketError, UploadRefusedError
+from r2store.proxy import ProxyResponse
+from r2store.uploads import DirectUploads, UploadPolicy, UploadTicket, safe_filename
+
+SECRET = "tests-upload-ticket-secret"
+POLICY = UploadPolicy(max_size=1024 * 1024, content_types=["image/*", "application/pdf"])
+
+
+@pytest.fixture
+def uploads(store: R2Store) -> DirectUploads:
+    """Direct uploads into the test bucket, images and PDFs up to 1 MiB."""
+    return DirectUploads(store, policy=POLICY, secret=SECRET)
+
+
+def _put(ticket: UploadTicket, body: bytes, **headers: str) -> httpx.Response:
+    """PUT *body* to the ticket's URL as a browser does: its headers, the body's length."""
+    sent = {**ticket.headers, **headers}
+    return httpx.put(ticket.url, content=body, headers=sent, timeout=30)
+
+
+def _tampered(token: str, **changes: object) -> str:
+    """*token* with fields changed in its payload and its MAC kept."""
+    import base64
+
+    payload, mac = token.split(".")
+    key, size, content_type, expires = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    fields = {"key": key, "size": size, "content_type": content_type, "expires": expires}
+    fields.update(changes)
+    raw = json.dumps(list(fields.values()), separators=(",", ":")).encode()
+    return f"{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}.{mac}"
+
+
+def _json_body(answer: ProxyResponse) -> Any:
+    assert isinstance(answer.body, bytes)
+    return json.loads(answer.body)
+
+
+def test_a_presigned_get_cannot_pin_a_length(store: R2Store) -> None:
+    """content_length and create_only are refused for a method other than PUT."""
+    with pytest.raises(ValueError, match="PUT only"):
+        store.presigned_url("a.png", content_length=3)
+
+
+def test_an_uploaded_file_verifies(uploads: DirectUploads, store: R2Store) -> None:
+    """A file PUT on its ticket verifies, and lands under the ticket's key with its type."""
+    ticket = uploads.issue("cat.png", 5, "image/png")
+
+    assert _put(ticket, b"12345").status_code == 200
+    stat = uploads.verify(ticket.token)
+
+    assert (stat.key, stat.size, stat.content_type) == (ticket.key, 5, "image/png")
+    assert store.read(ticket.key) == b"12345"
+
+
+def test_two_uploads_of_one_name_get_two_objects(uploads: DirectUploads, store: R2Store) -> None:
+    """Two tickets for the same file name name two keys, and both uploads are kept."""
+    first = uploads.issue("photo.jpg", 3, "image/jpeg")
+    second = uploads.issue("photo.jpg", 3, "image/jpeg")
+    _put(first, b"one")
+    _put(second, b"two")
+
+    assert first.key != second.key
+    assert first.key.endswith("/photo.jpg")
+    assert second.key.endswith("/photo.jpg")
+    assert uploads.verify(first.token).key == first.key
+    assert uploads.verify(second.token).key == second.key
+    assert (store.read(first.key), store.read(second.key)) == (b"one", b"two")
+
+
+def test_a_ticket_uploads_only_once(uploads: DirectUploads, store: R2Store) -> None:
+    """Replaying a ticket's PUT after its upload is refused (412): the URL only creates."""
+    ticket = uploads.issue("cat.png", 5, "image/png")
+    _put(ticket, b"first")
+
+    assert _put(ticket, b"other").status_code == 412
+    assert store.read(ticket.key) == b"first"
+
+
+@pytest.mark.checks_signatures
+def test_the_server_refuses_another_length(uploads: DirectUploads, store: R2Store) -> None:
+    """A ticket's PUT with a body of another length is refused by the S3 server (403)."""
+    ticket = uploads.issue("cat.png", 5, "image/png")
+
+    assert _put(ticket, b"123456").status_code == 403
+    assert not store.exists(ticket.key)
+
+
+@pytest.mark.checks_signatures
+def test_the_server_refuses_another_type(uploads: DirectUploads, store: R2Store) -> None:
+    """A ticket's PUT with another Content-Type is refused by the S3 server (403)."""
+    ticket = uploads.issue("cat.png", 5, "image/png")
+
+    assert _put(ticket, b"12345", **{"Content-Type": "text/html"}).status_code == 403
+    assert not store.exists(ticket.key)
+
+
+@pytest.mark.checks_signatures
+def test_the_server_refuses_a_put_that_may_overwrite(uploads: DirectUploads) -> None:
+    """A ticket's PUT without its If-None-Match (so that it could overwrite) is refused (403)."""
+    ticket = uploads.issue("cat.png", 5, "image/png")
+    response = httpx.put(
+        ticket.url, content=b"12345", headers={"Content-Type": "image/png"}, timeout=30
+    )
+
+    assert response.status_code == 403
+
+
+def test_verify_refuses_a_tampered_token(uploads: DirectUploads) -> None:
+    """A token whose size was changed (its MAC kept) is refused."""
+    ticket = uploads.issue("cat.png", 5, "image/png")
+    _put(ticket, b"12345")
+
+    with pytest.raises(InvalidTicketError, match="not valid"):
+        uploads.verify(_tampered(ticket.token, size=6))
+
+
+def test_verify_refuses_a_token_for_another_key(uploads: DirectUploads) -> None:
+    """A token pointed at another object (its MAC kept) is refused."""
+    ticket = uploads.issue("cat.png", 5, "image/png")
+
+    with pytest.raises(InvalidTicketError, match="not valid"):
+        uploads.verify(_tampered(ticket.token, key="uploads/someone-elses.png"))
+
+
+def test_verify_refuses_a_token_signed_with_another_secret(
+    uploads: DirectUploads, store: R2Store
+) -> None:
+    """A token made with another secret is refused."""
+    forger = DirectUploads(store, policy=POLICY, secret="another-secret")
+    ticket = forger.issue("cat.png", 5, "image/png")
+    _put(ticket, b"12345")
+
+    with pytest.raises(InvalidTicketError, match="not valid"):
+        uploads.verify(ticket.token)
+
+
+def test_verify_refuses_an_expired_token(store: R2Store) -> None:
+    """A token past its expiry is refused, although its upload landed."""
+    uploads = DirectUploads(store, policy=UploadPolicy(max_size=10, expires_in=1), secret=SECRET)
+    ticket = uploads.issue("a.txt", 1, "text/plain")
+    _put(ticket, b"x")
+    time.sleep(2.1)
+
+    with pytest.raises(InvalidTicketError, match="expired"):
+        uploads.verify(ticket.token)
+
+
+def test_verify_refuses_a_ticket_never_used(uploads: DirectUploads) -> None:
+    """A genuine token whose file was never uploaded is refused."""
+    ticket = uploads.issue("cat.png", 5, "image/png")
+
+    with pytest.raises(InvalidTicketError, match="nothing was uploaded"):
+        uploads.verify(ticket.token)
+
+
+def test_verify_refuses_and_deletes_an_object_of_another_type(
+    uploads: DirectUploads, store: R2Store
+) -> None:
+    """An object of another type under the ticket's key (as a server that checks no
+    signatures would store) is refused and deleted."""
+    ticket = uploads.issue("cat.png", 5, "image/png")
+    store.save(ticket.key, b"12345", content_type="text/html")
+
+    with pytest.raises(InvalidTicketError, match="not what the ticket declared"):
+        uploads.verify(ticket.token)
+    assert not store.exists(ticket.key)
+
+
+def test_verify_refuses_an_object_of_another_size(uploads: DirectUploads, store: R2Store) -> None:
+    """An object of another size under the ticket's key is refused."""
+    ticket = uploads.issue("cat.png", 5, "image/png")
+    store.save(ticket.key, b"123456", content_type="image/png")
+
+    with pytest.raises(InvalidTicketError, match="not what the ticket declared"):
+        uploads.verify(ticket.token)
+
+
+def test_issue_refuses_a_file_over_the_limit(uploads: DirectUploads) -> None:
+    """A ticket for a file larger than max_size is refused."""
+    with pytest.raises(UploadRefusedError, match="at most 1048576 bytes"):
+        uploads.issue("big.png", 1024 * 1024 + 1, "image/png")
+
+
+def test_issue_refuses_a_type_not_allowed(uploads: DirectUploads) -> None:
+    """A ticket for a type the policy does not list is refused."""
+    with pytest.raises(UploadRefusedError, match="text/html are not accepted"):
+        uploads.issue("page.html", 10, "text/html")
+
+
+def test_issue_signs_the_type_without_parameters(uploads: DirectUploads) -> None:
+    """The declared type is pinned as its lower-case essence."""
+    assert uploads.issue("a.png", 1, "Image/PNG; x=1").content_type == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("photo.jpg", "photo.jpg"),
+        ("C:\\Users\\me\\My Photo (1).jpg", "My_Photo_1_.jpg"),
+        ("../../etc/passwd", "passwd"),
+        ("..", "file"),
+        (".hidden", "hidden"),
+        ("café.png", "caf_.png"),
+        ("a" * 300 + ".jpeg", "a" * 95 + ".jpeg"),
+    ],
+)
+def test_safe_filename(filename: str, expected: str) -> None:
+    """A browser's file name becomes its last part, in safe characters, at most 100 long."""
+    assert safe_filename(filename) == expected
+
+
+def test_the_endpoint_answers_a_ticket(uploads: DirectUploads) -> None:
+    """A POST of {filename, size, type} gets the ticket as JSON, not to be cached."""
+    answer = uploads.handle("POST", b'{"filename": "a.png", "size": 3, "type": "image/png"}')
+    ticket = _json_body(answer)
+
+    assert answer.status == 200
+    assert ("Cache-Control", "no-store") in answer.headers
+    assert ticket["size"] == 3
+    assert ticket["headers"] == {"Content-Type": "image/png", "If-None-Match": "*"}
+    assert uploads.read_token(ticket["token"]) == (ticket["key"], 3, "image/png")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[]", b'{"size": 3, "type": "image/png"}', b'{"filename": "a", "size": "3"}'],
+)
+def test_the_endpoint_refuses_a_malformed_request(uploads: DirectUploads, body: bytes) -> None:
+    """A request that is not {filename, size, type} gets 400 with an error message."""
+    answer = uploads.handle("POST", body)
+
+    assert answer.status == 400
+    assert "error" in _json_body(answer)
+
+
+def test_the_endpoint_refuses_what_the_policy_refuses(uploads: DirectUploads) -> None:
+    """A request for a file over the limit gets 400 saying why."""
+    answer = uploads.handle("POST", b'{"filename": "a.png", "size": 9999999, "type": "image/png"}')
+
+    assert answer.status == 400
+    assert "at most" in _json_body(answer)["error"]
