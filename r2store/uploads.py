@@ -66,6 +66,10 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 # Room for the file name in a key: enough to read it, far from R2's 1,024 bytes.
 _NAME_ROOM = 100
 _EXTENSION_ROOM = 16
+_MIN_NAME_ROOM = 8
+# secrets.token_urlsafe(16): 128 random bits, as 22 characters of A-Z a-z 0-9 _ -.
+_RANDOM_BYTES = 16
+_RANDOM_LENGTH = 22
 # File names keep letters, digits, '.', '_' and '-': a key that needs no quoting in any
 # URL and holds nothing a shell, a header or a path could misread.
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -114,6 +118,24 @@ class UploadPolicy:
     prefix: str = attrs.field(default="uploads", converter=check_location)
     #: Seconds a ticket stays good: to upload, and then to submit the form that verifies it.
     expires_in: int = attrs.field(default=3600, validator=_lifetime)
+    #: The longest key to make (a database column's length, say): the file name is cut
+    #: to fit. None: only R2's limit.
+    max_key_length: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_key_length is not None and self.name_room() < _MIN_NAME_ROOM:
+            raise ValueError(
+                f"max_key_length {self.max_key_length} leaves no room for a file name after "
+                f"the prefix {self.prefix!r} and the random folder; allow at least "
+                f"{self.max_key_length - self.name_room() + _MIN_NAME_ROOM}"
+            )
+
+    def name_room(self) -> int:
+        """How long the file name in a key may be."""
+        if self.max_key_length is None:
+            return _NAME_ROOM
+        used = len(f"{self.prefix}/") if self.prefix else 0
+        return min(_NAME_ROOM, self.max_key_length - used - _RANDOM_LENGTH - 1)
 
     def allows(self, content_type: str) -> bool:
         """Whether *content_type* (an essence, ``type/subtype`` in lower case) is accepted."""
@@ -155,20 +177,20 @@ class UploadTicket:
         }
 
 
-def safe_filename(filename: str) -> str:
+def safe_filename(filename: str, room: int = _NAME_ROOM) -> str:
     """The last part of a browser's *filename*, reduced to ``A-Z a-z 0-9 . _ -``.
 
     Runs of anything else become one ``_``; leading dots go (no hidden files, no ``..``);
-    a long name keeps its extension. An empty result is ``file``.
+    a name longer than *room* is cut, keeping its extension. An empty result is ``file``.
     """
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     name = _NAME_UNSAFE.sub("_", name).lstrip(".")
-    if len(name) > _NAME_ROOM:
+    if len(name) > room:
         stem, dot, extension = name.rpartition(".")
-        if dot and stem and len(extension) <= _EXTENSION_ROOM:
-            name = f"{stem[: _NAME_ROOM - len(extension) - 1]}.{extension}"
+        if dot and stem and len(extension) < min(_EXTENSION_ROOM, room // 2):
+            name = f"{stem[: room - len(extension) - 1]}.{extension}"
         else:
-            name = name[:_NAME_ROOM]
+            name = name[:room]
     return name or "file"
 
 
@@ -242,9 +264,9 @@ class DirectUploads:
             )
         if not isinstance(filename, str):
             raise UploadRefusedError("the file name must be a string")
-        name = safe_filename(filename)
+        name = safe_filename(filename, policy.name_room())
         under = f"{policy.prefix}/" if policy.prefix else ""
-        key = f"{under}{secrets.token_urlsafe(16)}/{name}"
+        key = f"{under}{secrets.token_urlsafe(_RANDOM_BYTES)}/{name}"
         # Refused here, not by R2 later: a location plus a long prefix can leave no room.
         object_key(key, self.store.config.location)
         expires = int(time.time()) + policy.expires_in

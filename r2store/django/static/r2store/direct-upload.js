@@ -1,0 +1,112 @@
+// r2store direct uploads: the file goes from the browser straight to the bucket.
+//
+// An ES module with no framework and no build step. For each [data-r2store-upload]
+// element (DirectUploadWidget renders them): when a file is chosen, POST its name,
+// size and type to data-ticket-url (with Django's CSRF token and the field's signed
+// policy), PUT the file to the ticket's URL with the ticket's headers, show the
+// progress, and put the ticket's token in the hidden input the form submits.
+
+const CSRF_COOKIE = /(?:^|;\s*)csrftoken=([^;]+)/;
+
+function csrfToken(form) {
+  const field = form && form.querySelector("input[name=csrfmiddlewaretoken]");
+  if (field) return field.value;
+  const cookie = document.cookie.match(CSRF_COOKIE);
+  return cookie ? decodeURIComponent(cookie[1]) : "";
+}
+
+async function requestTicket(root, file) {
+  const response = await fetch(root.dataset.ticketUrl, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: {
+      "Content-Type": "application/json",
+      "X-CSRFToken": csrfToken(root.closest("form")),
+      "X-R2store-Policy": root.dataset.policy,
+    },
+    body: JSON.stringify({ filename: file.name, size: file.size, type: file.type }),
+  });
+  let answer = {};
+  try {
+    answer = await response.json();
+  } catch {
+    // Not JSON (a CSRF failure page, say): the status says enough.
+  }
+  if (!response.ok) throw new Error(answer.error || `the upload was refused (${response.status})`);
+  return answer;
+}
+
+function putFile(ticket, file, progress) {
+  // XMLHttpRequest, not fetch: only it reports upload progress.
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("PUT", ticket.url);
+    for (const [name, value] of Object.entries(ticket.headers)) {
+      request.setRequestHeader(name, value);
+    }
+    request.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) {
+        progress.max = event.total;
+        progress.value = event.loaded;
+      }
+    });
+    request.addEventListener("load", () => {
+      if (request.status >= 200 && request.status < 300) resolve();
+      else reject(new Error(`the upload failed (${request.status})`));
+    });
+    request.addEventListener("error", () => reject(new Error("the upload failed (network)")));
+    request.send(file);
+  });
+}
+
+export function attach(root) {
+  if (root.dataset.r2storeReady) return;
+  root.dataset.r2storeReady = "1";
+  const input = root.querySelector("input[type=file]");
+  const hidden = root.querySelector("input[type=hidden]");
+  const progress = root.querySelector("progress");
+  const status = root.querySelector("[data-r2store-status]");
+  let current = 0;
+
+  input.addEventListener("change", async () => {
+    const file = input.files[0];
+    const upload = ++current;
+    hidden.value = "";
+    if (!file) return;
+    root.dataset.state = "uploading";
+    progress.hidden = false;
+    progress.value = 0;
+    status.textContent = "Uploading…";
+    try {
+      const ticket = await requestTicket(root, file);
+      await putFile(ticket, file, progress);
+      if (upload !== current) return; // another file was chosen meanwhile
+      hidden.value = ticket.token;
+      progress.value = progress.max;
+      root.dataset.state = "done";
+      status.textContent = "Uploaded";
+    } catch (error) {
+      if (upload !== current) return;
+      root.dataset.state = "error";
+      status.textContent = error.message;
+    }
+  });
+
+  const form = root.closest("form");
+  if (form) {
+    form.addEventListener("submit", (event) => {
+      if (root.dataset.state === "uploading") {
+        event.preventDefault();
+        status.textContent = "Please wait for the upload to finish.";
+      }
+    });
+  }
+}
+
+export function attachAll(scope = document) {
+  for (const root of scope.querySelectorAll("[data-r2store-upload]")) attach(root);
+}
+
+attachAll();
+// The admin adds inline rows later, and says so with this event.
+document.addEventListener("formset:added", (event) => attachAll(event.target));

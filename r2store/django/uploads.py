@@ -1,0 +1,252 @@
+"""Direct uploads in Django: a form field whose file goes from the browser straight to the
+bucket, and the view that issues its tickets (translation only: see :mod:`r2store.uploads`).
+
+urlpatterns += [path("r2store/upload-ticket/", upload_ticket, name="r2store-upload-ticket")]
+
+class ContactForm(forms.ModelForm):
+    photo = DirectUploadField(max_size=5 * 1024 * 1024, content_types=["image/*"])
+
+The field's widget renders a file input (with no name: the file is never posted), a
+``<progress>`` and a hidden input; ``r2store/direct-upload.js`` (in this app's static
+files, an ES module) asks the view for a ticket, PUTs the file to the bucket and puts
+the ticket's token in the hidden input. ``clean()`` verifies the token and gives the key,
+which a model's FileField takes as the file's name.
+
+The field's policy (size, types, prefix) travels to the view signed with ``SECRET_KEY``, so
+the view needs no registry of fields and a browser cannot loosen it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.files.storage import storages
+from django.http import HttpRequest, HttpResponse
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.crypto import salted_hmac
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
+
+from ..errors import InvalidTicketError
+from ..uploads import MAX_TICKET_REQUEST, DirectUploads, UploadPolicy
+from .storage import R2Storage
+
+__all__ = [
+    "DirectUploadField",
+    "DirectUploadWidget",
+    "direct_uploads",
+    "upload_ticket",
+]
+
+#: The URL name the widget asks for tickets at, unless given ``ticket_url``.
+TICKET_URL_NAME = "r2store-upload-ticket"
+#: The request header that carries the field's signed policy to the ticket view.
+POLICY_HEADER = "X-R2store-Policy"
+_POLICY_SALT = "r2store.django.uploads.policy"
+_SCRIPT = "r2store/direct-upload.js"
+
+
+def direct_uploads(policy: UploadPolicy) -> DirectUploads:
+    """Direct uploads into ``STORAGES["default"]`` (an R2Storage), tickets signed with a
+    key derived from ``SECRET_KEY``."""
+    storage = storages["default"]
+    if not isinstance(storage, R2Storage):
+        raise TypeError("direct uploads go to STORAGES['default'], which is not R2Storage")
+    # Derived, not SECRET_KEY itself: a ticket's MAC then says nothing about other uses.
+    secret = salted_hmac("r2store.django.uploads", "ticket secret").hexdigest()
+    return DirectUploads(storage.store, policy=policy, secret=secret)
+
+
+def _sign_policy(policy: UploadPolicy) -> str:
+    fields = [
+        policy.max_size,
+        list(policy.content_types),
+        policy.prefix,
+        policy.expires_in,
+        policy.max_key_length,
+    ]
+    return signing.dumps(fields, salt=_POLICY_SALT, compress=True)
+
+
+def _load_policy(value: str) -> UploadPolicy | None:
+    try:
+        max_size, types, prefix, expires_in, room = signing.loads(value, salt=_POLICY_SALT)
+        return UploadPolicy(
+            max_size=max_size,
+            content_types=types,
+            prefix=prefix,
+            expires_in=expires_in,
+            max_key_length=room,
+        )
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+
+
+@require_POST
+def upload_ticket(request: HttpRequest) -> HttpResponse:
+    """Issue a ticket for the upload a :class:`DirectUploadField` describes: a POST (with
+    Django's CSRF token) of JSON ``{"filename", "size", "type"}``, and the field's signed
+    policy in the ``X-R2store-Policy`` header. Wrap it (``login_required``, say) to say who
+    may upload."""
+    policy = _load_policy(request.headers.get(POLICY_HEADER, ""))
+    if policy is None:
+        return HttpResponse(
+            b'{"error": "no valid upload policy"}', status=400, content_type="application/json"
+        )
+    length = request.headers.get("Content-Length", "")
+    if not length.isdigit() or int(length) > MAX_TICKET_REQUEST:
+        return HttpResponse(
+            b'{"error": "request too large"}', status=413, content_type="application/json"
+        )
+    answer = direct_uploads(policy).handle(request.method or "POST", request.body)
+    assert isinstance(answer.body, bytes)
+    response = HttpResponse(answer.body, status=answer.status)
+    for name, value in answer.headers:
+        response[name] = value
+    return response
+
+
+class _ModuleScript:
+    """``<script type="module">`` for a form's Media (Django renders ``__html__``)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __html__(self) -> str:
+        return str(format_html('<script type="module" src="{}"></script>', static(self.path)))
+
+    def __eq__(self, other: object) -> bool:
+        # Media merges a form's scripts and drops duplicates by equality.
+        return isinstance(other, _ModuleScript) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+
+class DirectUploadWidget(forms.Widget):
+    """A file input that uploads straight to the bucket, a progress bar, and the hidden
+    input the ticket's token goes into."""
+
+    # The file itself is never posted: a form of this widget needs no multipart encoding.
+    needs_multipart_form = False
+
+    def __init__(
+        self,
+        policy: UploadPolicy,
+        *,
+        ticket_url: str | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(attrs)
+        self.policy = policy
+        self.ticket_url = ticket_url
+
+    @property
+    def media(self) -> forms.Media:
+        # django-stubs types js as str paths; Django renders any object with __html__.
+        return forms.Media(js=[_ModuleScript(_SCRIPT)])  # type: ignore[list-item]
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        token = value if isinstance(value, str) else ""
+        current = getattr(value, "name", None) if value and not token else None
+        accept = ",".join(self.policy.content_types)
+        final = self.build_attrs(self.attrs, attrs)
+        return format_html(
+            '<div class="r2store-upload" data-r2store-upload data-ticket-url="{}" '
+            'data-policy="{}">'
+            '<input type="file" id="{}"{}>'
+            '<progress max="100" value="0" hidden></progress> '
+            '<span data-r2store-status aria-live="polite">{}</span>'
+            '<input type="hidden" name="{}" value="{}">'
+            "</div>",
+            self.ticket_url or reverse(TICKET_URL_NAME),
+            _sign_policy(self.policy),
+            final.get("id", f"id_{name}"),
+            format_html(' accept="{}"', accept) if accept else "",
+            f"Currently: {current}" if current else ("Uploaded" if token else ""),
+            name,
+            token,
+        )
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        return data.get(name)
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return name not in data
+
+
+class DirectUploadField(forms.FileField):
+    """A file field whose file the browser uploads straight to the bucket.
+
+    Its cleaned value is the object's key (a model's FileField takes it as the file's
+    name); with no new upload it is the field's initial value, as for a FileField. The
+    size and types are checked when the ticket is issued, signed into the upload URL,
+    and checked on the stored object when the form is cleaned.
+
+    :param max_size: the largest file accepted, in bytes.
+    :param content_types: types accepted (``image/png``, ``image/*``); empty: any.
+    :param prefix: the folder the uploads go under.
+    :param expires_in: seconds a ticket stays good, to upload and then to submit.
+    :param ticket_url: where the widget asks for tickets (default: the URL named
+        ``r2store-upload-ticket``).
+    """
+
+    widget = DirectUploadWidget
+    default_error_messages = {  # noqa: RUF012 (Django's own pattern)
+        "invalid_upload": (
+            "The upload could not be verified: %(reason)s. Please upload the file again."
+        ),
+    }
+
+    def __init__(
+        self,
+        *,
+        max_size: int,
+        content_types: Iterable[str] = (),
+        prefix: str = "uploads",
+        expires_in: int = 3600,
+        ticket_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # A model's FileField passes its max_length: the key must fit the column.
+        self.policy = UploadPolicy(
+            max_size=max_size,
+            content_types=tuple(content_types),
+            prefix=prefix,
+            expires_in=expires_in,
+            max_key_length=kwargs.get("max_length"),
+        )
+        # Any other widget is replaced: the admin passes its AdminFileWidget to every
+        # FileField's form field, and only this widget uploads and carries the policy.
+        if not isinstance(kwargs.get("widget"), DirectUploadWidget):
+            kwargs["widget"] = DirectUploadWidget(self.policy, ticket_url=ticket_url)
+        super().__init__(**kwargs)
+
+    def to_python(self, data: Any) -> Any:
+        if data in self.empty_values:
+            return None
+        try:
+            stat = direct_uploads(self.policy).verify(str(data))
+        except InvalidTicketError as exc:
+            reason = str(exc).removeprefix("the ").rstrip(".")
+            raise ValidationError(
+                self.error_messages["invalid_upload"],
+                code="invalid_upload",
+                params={"reason": reason},
+            ) from None
+        return stat.key
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # A token re-displays (after another field's error) without a new upload.
+        return data or initial
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return not self.disabled and bool(data)
