@@ -1,0 +1,120 @@
+"""A direct upload in Chromium: the upload page of the test project (Django behind a real
+threaded WSGI server), the file PUT by direct-upload.js straight to the S3 server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+
+from r2store.buckets import CORSRule, set_cors
+from r2store.django import R2Storage
+from tests.conftest import BROWSER_DEADLINE, free_port
+
+from .conftest import r2_store
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from playwright.sync_api import Browser, FilePayload
+
+SIZE = 20 * 1024 * 1024
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class BodySizes:
+    """Django's WSGI app, recording the length of every request body it is sent."""
+
+    def __init__(self) -> None:
+        self.app = WSGIHandler()
+        self.sizes: list[tuple[str, int]] = []
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        length = environ.get("CONTENT_LENGTH") or "0"
+        self.sizes.append((environ["PATH_INFO"], int(length)))
+        return self.app(environ, start_response)
+
+
+@pytest.fixture
+def app(r2_storage: R2Storage) -> Iterator[tuple[str, BodySizes]]:
+    """The test project on a threaded WSGI server; its origin and its body log. The bucket
+    lets that origin upload (CORS), as `r2store cors set --origin` does."""
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    set_cors(r2_store(r2_storage), [CORSRule(origins=[origin])])
+    recorder = BodySizes()
+    server = make_server(
+        "127.0.0.1", port, recorder, server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield origin, recorder
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_large_file_goes_straight_to_the_bucket(
+    browser: Browser, app: tuple[str, BodySizes], r2_storage: R2Storage
+) -> None:
+    """A 20 MiB file chosen on the page is uploaded with a progress bar, never reaches the
+    app (no request body over 1 KiB), and the form saves it under the ticket's key."""
+    origin, recorder = app
+    data = bytes(range(256)) * (SIZE // 256)
+    page = browser.new_page()
+    page.set_default_timeout(BROWSER_DEADLINE)
+    page.goto(f"{origin}/upload-page/")
+    # Loopback takes 20 MiB in one go; at 10 MiB/s the progress bar has time to move.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": 10 * 1024 * 1024,
+        },
+    )
+    # Every value the progress bar shows (setting .value sets the attribute).
+    page.evaluate(
+        """() => {
+            window.progressSeen = [];
+            const bar = document.querySelector("progress");
+            new MutationObserver(() => window.progressSeen.push([bar.value, bar.max]))
+                .observe(bar, {attributes: true, attributeFilter: ["value", "max"]});
+        }"""
+    )
+
+    file: FilePayload = {
+        "name": "big file.bin",
+        "mimeType": "application/octet-stream",
+        "buffer": data,
+    }
+    page.set_input_files("input[type=file]", files=[file])
+    page.wait_for_selector("[data-r2store-upload][data-state=done]", timeout=60_000)
+    seen: list[list[float]] = page.evaluate("window.progressSeen")
+    page.click("button")
+    page.wait_for_selector("text=saved page/")
+    key = page.inner_text("body").removeprefix("saved ").strip()
+
+    assert key.startswith("page/")
+    assert key.endswith("/big_file.bin")
+    assert r2_store(r2_storage).read(key) == data
+    assert [SIZE, SIZE] in seen
+    assert any(0 < value < SIZE for value, _ in seen), seen
+    assert max(size for _, size in recorder.sizes) <= 1024, recorder.sizes
+    assert any(path == "/r2store/upload-ticket/" for path, _ in recorder.sizes)
