@@ -35,6 +35,7 @@ from .proxy import MediaProxy, ProxyResponse, busy
 
 if TYPE_CHECKING:
     from .protocol import Store
+    from .uploads import DirectUploads
 
 __all__ = [
     "ASGI_CHUNK_SIZE",
@@ -42,6 +43,7 @@ __all__ = [
     "DEFAULT_SEND_TIMEOUT",
     "R2ProxyApp",
     "R2ProxyMiddleware",
+    "UploadTicketApp",
 ]
 
 logger = logging.getLogger("r2store.proxy")
@@ -377,6 +379,35 @@ class R2ProxyMiddleware:
                 await self._server.serve(scope, receive, send, path[self._strip :])
                 return
         await self.app(scope, receive, send)
+
+
+class UploadTicketApp:
+    """An ASGI app that issues direct upload tickets (:meth:`DirectUploads.handle
+    <r2store.uploads.DirectUploads.handle>`): mount it where the page asks for them, behind
+    whatever decides who may upload. Issuing a ticket is string work (no request to R2),
+    so it runs on the event loop."""
+
+    def __init__(self, uploads: DirectUploads) -> None:
+        self.uploads = uploads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        from .uploads import MAX_TICKET_REQUEST
+
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            # One byte past the limit is enough for handle() to refuse a body too long.
+            if len(body) > MAX_TICKET_REQUEST or not message.get("more_body"):
+                break
+        response = self.uploads.handle(scope["method"], body)
+        headers = [(k.lower().encode(), v.encode()) for k, v in response.headers]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        assert isinstance(response.body, bytes)
+        await send({"type": "http.response.body", "body": response.body})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from .protocol import Store
+    from .uploads import DirectUploads
 
-__all__ = ["R2ProxyApp", "R2ProxyMiddleware"]
+__all__ = ["R2ProxyApp", "R2ProxyMiddleware", "UploadTicketApp"]
 
 
 # The request headers the proxy reads, as WSGI names them.
@@ -120,6 +121,27 @@ class _Body:
 
     def close(self) -> None:
         self._response.close()
+
+
+class UploadTicketApp:
+    """A WSGI app that issues direct upload tickets (:meth:`DirectUploads.handle
+    <r2store.uploads.DirectUploads.handle>`): mount it where the page asks for them, behind
+    whatever decides who may upload."""
+
+    def __init__(self, uploads: DirectUploads) -> None:
+        self.uploads = uploads
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        from .uploads import MAX_TICKET_REQUEST
+
+        length = environ.get("CONTENT_LENGTH") or "0"
+        # One byte past the limit is enough for handle() to refuse a body too long.
+        size = min(int(length), MAX_TICKET_REQUEST + 1) if length.isdigit() else 0
+        body = environ["wsgi.input"].read(size) if size else b""
+        response = self.uploads.handle(environ.get("REQUEST_METHOD", "GET"), body)
+        start_response(_status_line(response.status), response.headers)
+        assert isinstance(response.body, bytes)
+        return [response.body]
 
 
 def _status_line(status: int) -> str:

@@ -253,3 +253,65 @@ def test_the_endpoint_refuses_what_the_policy_refuses(uploads: DirectUploads) ->
 
     assert answer.status == 400
     assert "at most" in _json_body(answer)["error"]
+
+
+def test_the_wsgi_app_issues_tickets(uploads: DirectUploads) -> None:
+    """UploadTicketApp behind a real WSGI server answers a ticket request with a ticket."""
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from r2store.wsgi import UploadTicketApp
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, UploadTicketApp(uploads), handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        response = httpx.post(
+            f"http://127.0.0.1:{server.server_port}/",
+            json={"filename": "a.png", "size": 3, "type": "image/png"},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert response.status_code == 200
+    assert uploads.read_token(response.json()["token"])[1:] == (3, "image/png")
+
+
+def test_the_wsgi_app_refuses_a_body_too_long(uploads: DirectUploads) -> None:
+    """UploadTicketApp reads no more than MAX_TICKET_REQUEST bytes and refuses more (400)."""
+    import io
+
+    from r2store.uploads import MAX_TICKET_REQUEST
+    from r2store.wsgi import UploadTicketApp
+
+    body = io.BytesIO(b" " * (MAX_TICKET_REQUEST * 4))
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(MAX_TICKET_REQUEST * 4)}
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+        statuses.append(status)
+
+    UploadTicketApp(uploads)({**environ, "wsgi.input": body}, start_response)
+
+    assert statuses == ["400 Bad Request"]
+    assert body.tell() == MAX_TICKET_REQUEST + 1
+
+
+def test_the_asgi_app_issues_tickets(uploads: DirectUploads) -> None:
+    """UploadTicketApp over ASGI answers a ticket request with a ticket; a GET gets 405."""
+    from starlette.testclient import TestClient
+
+    from r2store.asgi import UploadTicketApp
+
+    with TestClient(UploadTicketApp(uploads)) as client:
+        response = client.post("/", json={"filename": "a.png", "size": 3, "type": "image/png"})
+        refused = client.get("/")
+
+    assert response.status_code == 200
+    assert uploads.read_token(response.json()["token"])[1:] == (3, "image/png")
+    assert refused.status_code == 405
