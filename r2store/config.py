@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_LOCAL_BUCKET",
     "DEFAULT_LOCAL_ROOT",
+    "DELIVERIES",
     "ENV_VARS",
     "JURISDICTIONS",
     "LOCAL_ENV_VARS",
@@ -39,6 +40,10 @@ __all__ = [
 MiB = 1024 * 1024
 #: Jurisdictions Cloudflare documents for R2 (``us`` was announced in 2026-08).
 JURISDICTIONS = frozenset({"eu", "fedramp", "us"})
+
+#: How the media proxy may deliver an object: stream it (``proxy``), or answer a redirect
+#: to a short-lived presigned URL on the R2 endpoint (``redirect``).
+DELIVERIES = frozenset({"proxy", "redirect"})
 
 _ACCOUNT_ID = re.compile(r"[0-9a-fA-F]{32}")
 # R2: 3-63 characters of a-z, 0-9 and "-", starting and ending with a letter or digit.
@@ -102,6 +107,10 @@ def _base_url(value: str | None) -> str | None:
 def _lower_or_none(value: str | None) -> str | None:
     value = _strip_or_none(value)
     return value.lower() if value else None
+
+
+def _lower(value: str) -> str:
+    return value.strip().lower()
 
 
 def _location(value: str) -> str:
@@ -252,6 +261,14 @@ class R2Config:
     cache_control: str | None = attrs.field(default=None, converter=_strip_or_none)
     #: Default lifetime of presigned URLs, in seconds (1 s to 7 days).
     url_expires_in: int = 3600
+    #: How the media proxy delivers an object: ``proxy`` streams it through the app;
+    #: ``redirect`` answers 307 to a presigned URL on the R2 endpoint, which the client
+    #: fetches itself (see :class:`~r2store.proxy.MediaProxy`'s ``delivery``).
+    media_delivery: str = attrs.field(default="proxy", converter=_lower)
+    #: Lifetime of the presigned URLs the media proxy redirects to, in seconds (1 s to 7
+    #: days): short, as each is made for one request; long enough for a video's later
+    #: range requests, which reuse it.
+    redirect_expires_in: int = 300
     #: Seconds to wait for a connection to R2.
     connect_timeout: float = 5.0
     #: Seconds to wait for R2 to answer or send more data.
@@ -357,6 +374,11 @@ class R2Config:
                 f"must be one of {', '.join(sorted(JURISDICTIONS))}, got {self.jurisdiction!r}",
             )
         found += _url_setting_problems(self)
+        check(
+            "media_delivery",
+            self.media_delivery in DELIVERIES,
+            f"must be proxy or redirect, got {self.media_delivery!r}",
+        )
         # An infinite timeout passes "> 0" but overflows the socket layer on first use.
         for field in ("connect_timeout", "read_timeout", "proxy_timeout"):
             seconds: float = getattr(self, field)
@@ -366,6 +388,7 @@ class R2Config:
                 "must be a positive number of seconds, at most 3600",
             )
         limits = {
+            "redirect_expires_in": (1, 604800, "must be from 1 to 604800 seconds (7 days)"),
             "max_pool_connections": (1, 10_000, "must be at least 1"),
             "proxy_max_attempts": (1, 10, "must be from 1 to 10"),
             "max_concurrency": (1, 1_000, "must be at least 1 (and at most 1000)"),
@@ -498,6 +521,8 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "proxy_signing_key": ("R2_PROXY_SIGNING_KEY", _str),
     "cache_control": ("R2_CACHE_CONTROL", _str),
     "url_expires_in": ("R2_URL_EXPIRES_IN", _int),
+    "media_delivery": ("R2_MEDIA_DELIVERY", _str),
+    "redirect_expires_in": ("R2_REDIRECT_EXPIRES_IN", _int),
     "connect_timeout": ("R2_CONNECT_TIMEOUT", _float),
     "read_timeout": ("R2_READ_TIMEOUT", _float),
     "max_pool_connections": ("R2_MAX_POOL_CONNECTIONS", _int),

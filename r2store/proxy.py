@@ -11,6 +11,10 @@ If-Modified-Since) starts with a HeadObject instead, which is all a 304
 costs (see :meth:`MediaProxy._get`). Every condition is evaluated here, on
 what R2 answered, and none is sent upstream, so that what the client
 receives never depends on how faithfully the upstream implemented RFC 9110.
+
+In redirect delivery (``delivery``) there is no R2 request at all: after the
+same checks (key, signed URL, ``authorize``) the answer is a 307 to a
+presigned URL, and the client sends its Range and conditions to R2 itself.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from urllib.parse import parse_qs
 import attrs
 
 from . import _budget, _http, urls
+from .config import DELIVERIES
 from .errors import (
     AccessDeniedError,
     InvalidKeyError,
@@ -40,7 +45,7 @@ from .objects import DEFAULT_CHUNK_SIZE, FIRST_CHUNK_SIZE, ObjectReader, ObjectS
 if TYPE_CHECKING:
     from .protocol import Store, URLSettings
 
-__all__ = ["RETRY_AFTER", "Authorize", "MediaProxy", "ProxyResponse", "busy"]
+__all__ = ["RETRY_AFTER", "Authorize", "Delivery", "MediaProxy", "ProxyResponse", "busy"]
 
 logger = logging.getLogger("r2store.proxy")
 
@@ -48,6 +53,10 @@ logger = logging.getLogger("r2store.proxy")
 #: serves (a WSGI environ, an ASGI scope, a Django HttpRequest); *key* is
 #: relative to ``location``. False answers 403.
 Authorize = Callable[[Any, str], bool]
+#: ``delivery(request, key) -> "proxy" | "redirect"``: how to deliver *key* to this
+#: request, with the arguments ``authorize`` gets. It sees no size or type: knowing
+#: them would cost a HeadObject per request, which a redirect exists to avoid.
+Delivery = Callable[[Any, str], str]
 
 _ALLOW = "GET, HEAD"
 _DEFAULT_CACHE_CONTROL = "public, max-age=3600"
@@ -60,6 +69,11 @@ _PROXY_MAX_BACKOFF = 0.5
 
 def _lower_types(types: Iterable[str]) -> frozenset[str]:
     return frozenset(t.lower() for t in types)
+
+
+def _check_delivery(instance: object, attribute: object, value: str | Delivery) -> None:
+    if isinstance(value, str) and value not in DELIVERIES:
+        raise ValueError(f"delivery must be 'proxy', 'redirect' or a callable, got {value!r}")
 
 
 @attrs.define
@@ -107,6 +121,12 @@ class MediaProxy:
     :param authorize: a hook that may refuse a request (403), e.g. to require
         login for some prefixes.
     :param chunk_size: bytes per read from R2 and per write to the client.
+    :param delivery: ``"proxy"`` streams objects through the app; ``"redirect"``
+        answers 307 to a presigned URL on the R2 endpoint, valid for the store's
+        ``redirect_expires_in`` seconds; a :data:`Delivery` hook chooses per request
+        (redirect ``videos/``, proxy the rest). By default the store's
+        ``media_delivery`` (``R2_MEDIA_DELIVERY``). A store that cannot presign (a
+        LocalStore) always proxies, so development needs no bucket.
     """
 
     store: Store
@@ -119,6 +139,12 @@ class MediaProxy:
     allow_types: frozenset[str] = attrs.field(default=frozenset(), converter=_lower_types)
     authorize: Authorize | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    delivery: str | Delivery = attrs.field(
+        default=attrs.Factory(
+            lambda self: getattr(self.store.config, "media_delivery", "proxy"), takes_self=True
+        ),
+        validator=_check_delivery,
+    )
 
     def handle(
         self,
@@ -144,6 +170,10 @@ class MediaProxy:
                 return _plain(403, "Forbidden")
         if self.authorize is not None and not self.authorize(request, key):
             return _plain(403, "Forbidden")
+        # None when the store cannot presign (a LocalStore's config has no such field).
+        redirect_expires_in: int | None = getattr(config, "redirect_expires_in", None)
+        if redirect_expires_in is not None and self._redirects(request, key):
+            return self._redirect(method, key, redirect_expires_in)
         try:
             # Every R2 request made for this one -- a HEAD after a 416, a second GET for a
             # stale If-Range -- shares its deadline and few attempts (see _budget).
@@ -164,6 +194,37 @@ class MediaProxy:
         except (AccessDeniedError, R2StoreError):
             logger.error("media proxy: R2 failed serving %r", key, exc_info=True)
             return _plain(502, "Bad Gateway")
+
+    def _redirects(self, request: Any, key: str) -> bool:
+        """Whether *key* goes to this request as a redirect, by ``delivery``."""
+        delivery = self.delivery
+        choice = delivery if isinstance(delivery, str) else delivery(request, key)
+        if choice not in DELIVERIES:
+            raise ValueError(f"delivery hook must return 'proxy' or 'redirect', got {choice!r}")
+        return choice == "redirect"
+
+    def _redirect(self, method: str, key: str, expires_in: int) -> ProxyResponse:
+        """307 to a URL presigned for *method*, and cacheable for half its life, privately.
+
+        307, not 302: the signature covers the method, so a HEAD must be repeated as a
+        HEAD, and only 307 obliges a client to keep it (RFC 9110 §15.4.8). Neither is
+        cached without a Cache-Control saying so. This one lets the browser, and no
+        shared cache (``private``), reuse the redirect for half the URL's life: a page
+        shown again then finds the same URL and so the object in its own cache, and a
+        video following a cached redirect late still has the other half for the range
+        requests it sends to the same URL. A CDN never stores it, so it can never hand
+        out a URL that has expired.
+        """
+        location = self.store.presigned_url(key, expires_in=expires_in, method=method)
+        max_age = expires_in // 2
+        headers = [
+            ("Location", location),
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", "0"),
+            ("Cache-Control", f"private, max-age={max_age}" if max_age else "no-store"),
+            *_http.SECURITY_HEADERS,
+        ]
+        return ProxyResponse(307, headers)
 
     def _head(self, key: str, headers: Mapping[str, str]) -> ProxyResponse:
         stat = self.store.stat(key)
