@@ -31,6 +31,7 @@ SEAWEEDFS_TESTS = [
     "tests/test_presign.py",
     "tests/test_awkward_keys.py",
     "tests/test_uploads.py",
+    "tests/test_redirect.py",
 ]
 
 

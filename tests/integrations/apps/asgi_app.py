@@ -5,6 +5,8 @@
 - ``/mw-proxy/``: :class:`~r2store.asgi.R2ProxyMiddleware` around the Starlette app
 - ``/bare-proxy/``: another, given its prefix without the final slash
 - ``/local-proxy/``, ``/local-mw-proxy/``: the same two over a LocalStore
+- ``/redirect-proxy/``, ``/redirect-authz-proxy/``, ``/redirect-signed-proxy/``,
+  ``/per-key-proxy/``: redirect delivery, alone, with authorize, with signed URLs, by key
 - anything else: a Starlette route that says what it saw
 """
 
@@ -53,6 +55,13 @@ starlette_app = Starlette(
         Mount("/stalled-proxy", _proxy(common.stalled)),
         Mount("/fake-proxy", _proxy(common.fake, chunk_size=common.FAKE_CHUNK_SIZE)),
         Mount("/local-proxy", _proxy(common.local)),
+        Mount("/redirect-proxy", _proxy(common.main, delivery="redirect")),
+        Mount(
+            "/redirect-authz-proxy",
+            _proxy(common.main, delivery="redirect", authorize=authorize),
+        ),
+        Mount("/redirect-signed-proxy", _proxy(common.signed, delivery="redirect")),
+        Mount("/per-key-proxy", _proxy(common.main, delivery=common.delivery_by_key)),
         Route("/{path:path}", echo, methods=_METHODS),
     ]
 )

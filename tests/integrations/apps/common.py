@@ -22,6 +22,7 @@ __all__ = [
     "FAKE_CHUNK_SIZE",
     "allowed_by_header",
     "closed",
+    "delivery_by_key",
     "fake",
     "local",
     "main",
@@ -103,3 +104,8 @@ _log_operations(main, os.environ["R2STORE_TEST_OPERATION_LOG"])
 def allowed_by_header(headers: dict[str, str], key: str) -> bool:
     """The authorize hooks' rule: ``X-Test-Allow: yes`` and a key outside ``private/``."""
     return headers.get("x-test-allow") == "yes" and not key.startswith("private/")
+
+
+def delivery_by_key(request: object, key: str) -> str:
+    """The per-key proxies' rule: redirect ``.bin`` objects (the big ones), proxy the rest."""
+    return "redirect" if key.endswith(".bin") else "proxy"

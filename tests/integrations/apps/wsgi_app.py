@@ -6,6 +6,8 @@
 - ``/svg-proxy/``, ``/signed-proxy/``, ``/authz-proxy/``, ``/closed-proxy/``,
   ``/stalled-proxy/``, ``/fake-proxy/``: more middlewares, one per variant
 - ``/bare-proxy/``: a middleware given its prefix without the final slash
+- ``/redirect-proxy/``, ``/redirect-authz-proxy/``, ``/redirect-signed-proxy/``,
+  ``/per-key-proxy/``: redirect delivery, alone, with authorize, with signed URLs, by key
 - anything else: the tiny app, which says what it saw
 """
 
@@ -68,6 +70,10 @@ def _build() -> WSGIApplication:
         (common.stalled, "/stalled-proxy/", {}),
         (common.fake, "/fake-proxy/", {"chunk_size": common.FAKE_CHUNK_SIZE}),
         (common.local, "/local-proxy/", {}),
+        (common.main, "/redirect-proxy/", {"delivery": "redirect"}),
+        (common.main, "/redirect-authz-proxy/", {"delivery": "redirect", "authorize": authorize}),
+        (common.signed, "/redirect-signed-proxy/", {"delivery": "redirect"}),
+        (common.main, "/per-key-proxy/", {"delivery": common.delivery_by_key}),
         (common.main, "/media-proxy/", {}),
         (common.main, "/bare-proxy", {}),  # no final slash: it means "/bare-proxy/"
     ]
