@@ -3,9 +3,13 @@ the S3 server (servers: tests/integrations/test_redirect.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import threading
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -13,6 +17,7 @@ import httpx
 import pytest
 
 from r2store import LocalConfig, LocalStore, R2Config, R2Store
+from r2store.asgi import R2ProxyApp
 from r2store.config import ENV_VARS
 from r2store.errors import ConfigError
 from r2store.proxy import MediaProxy
@@ -244,3 +249,44 @@ def test_local_mode_does_not_read_r2_media_delivery() -> None:
     config = LocalConfig.from_env({"R2_MEDIA_DELIVERY": "redirect"}, env_file=None)
 
     assert not hasattr(config, "media_delivery")
+
+
+def test_asgi_redirects_on_the_event_loop(redirecting: R2Store) -> None:
+    """With every object redirected and no hook, the ASGI adapter answers without a thread."""
+    app = R2ProxyApp(redirecting)
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/clip.mp4", "headers": []}
+    asyncio.run(app(scope, receive, send))
+
+    assert sent[0]["status"] == 307
+    assert app._server._pool is None  # no worker thread was ever started
+
+
+def test_asgi_runs_the_authorize_hook_in_a_thread(redirecting: R2Store) -> None:
+    """With an authorize hook (it may block), the ASGI adapter still calls it off the loop."""
+    threads: list[str] = []
+
+    def authorize(request: object, key: str) -> bool:
+        threads.append(threading.current_thread().name)
+        return True
+
+    app = R2ProxyApp(redirecting, authorize=authorize)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        pass
+
+    scope = {"type": "http", "method": "GET", "path": "/clip.mp4", "headers": []}
+    asyncio.run(app(scope, receive, send))
+
+    assert len(threads) == 1
+    assert threads[0].startswith("r2store-proxy")
