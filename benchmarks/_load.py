@@ -81,12 +81,12 @@ def _seed_moto(endpoint: str, objects: Mapping[str, bytes]) -> None:
 
 @contextmanager
 def proxy_server(
-    kind: str, endpoint: str, workdir: Path, *, pool: int = POOL
+    kind: str, endpoint: str, workdir: Path, *, pool: int = POOL, app: str = _APP
 ) -> Iterator[tuple[str, int, Path]]:
-    """gunicorn (``kind`` "wsgi") or uvicorn ("asgi") serving R2ProxyApp with a pool of
-    *pool* connections (and as many gunicorn threads); yields base URL, serving pid and
-    log path."""
-    (workdir / f"{kind}_app.py").write_text(_APP.format(kind=kind), encoding="utf-8")
+    """gunicorn (``kind`` "wsgi") or uvicorn ("asgi") serving R2ProxyApp (or the module
+    *app*, formatted with ``kind``, that defines ``app``) with a pool of *pool* connections
+    (and as many gunicorn threads); yields base URL, serving pid and log path."""
+    (workdir / f"{kind}_app.py").write_text(app.format(kind=kind), encoding="utf-8")
     port = free_port()
     env = {
         **os.environ,
