@@ -299,9 +299,11 @@ class R2ProxyApp:
     proxy path (it honours ``root_path``).
 
     Keyword options are :class:`~r2store.proxy.MediaProxy`'s (``cache_control``,
-    ``allow_types``, ``authorize``, ``chunk_size``); ``authorize`` is given the
-    scope and runs in a worker thread. ``chunk_size`` defaults to
-    :data:`ASGI_CHUNK_SIZE` (2 MiB) here: each chunk costs a thread hop.
+    ``allow_types``, ``authorize``, ``chunk_size``, ``delivery``); ``authorize`` and a
+    ``delivery`` hook are given the scope and run in a worker thread (with neither,
+    and every object redirected, the answer is made on the event loop).
+    ``chunk_size`` defaults to :data:`ASGI_CHUNK_SIZE` (2 MiB) here: each chunk costs a
+    thread hop.
 
     :param max_streams: requests served at once; by default the store's
         ``max_pool_connections``, as each holds an R2 connection.

@@ -42,7 +42,8 @@ class R2ProxyApp:
     """A WSGI app that serves the object named by ``PATH_INFO`` (mount it at the proxy path).
 
     Keyword options are :class:`~r2store.proxy.MediaProxy`'s (``cache_control``,
-    ``allow_types``, ``authorize``, ``chunk_size``); ``authorize`` is given the environ.
+    ``allow_types``, ``authorize``, ``chunk_size``, ``delivery``); ``authorize`` and a
+    ``delivery`` hook are given the environ.
     """
 
     def __init__(self, store: Store, **options: Any) -> None:

@@ -115,7 +115,7 @@ class R2Storage(_Deconstructible):
     @cached_property
     def media_proxy(self) -> MediaProxy:
         """The media proxy over this storage, with options from ``settings.R2STORE_PROXY``
-        (``cache_control``, ``allow_types``, ``authorize``, ``chunk_size``)."""
+        (``cache_control``, ``allow_types``, ``authorize``, ``chunk_size``, ``delivery``)."""
         options: dict[str, Any] = getattr(settings, "R2STORE_PROXY", {})
         return MediaProxy(store=self.store, **options)
 
