@@ -94,6 +94,9 @@ _HEADERS = frozenset(
         b"if-none-match",
         b"if-modified-since",
         b"if-unmodified-since",
+        # A signed PUT (local mode's uploads) is checked against these.
+        b"content-length",
+        b"content-type",
     }
 )
 
@@ -145,6 +148,35 @@ class _Watchdog:
             self._timer.cancel()
         if self.fired and self._task is not None and hasattr(self._task, "uncancel"):
             self._task.uncancel()  # Python 3.11+: the cancellation was handled
+
+
+class _ReceivedBody:
+    """A request body as a blocking file for a worker thread: each ``read`` waits for the
+    next ``http.request`` message from the event loop, so the body streams into the store
+    with no more than one message in hand, and is never read past what is asked for."""
+
+    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
+        self._receive = receive
+        self._loop = loop
+        self._held = b""
+        self._done = False
+
+    async def _next(self) -> Message:
+        return await self._receive()
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._held and not self._done:
+            message = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
+            if message["type"] != "http.request":
+                self._done = True  # the client went away: the body ends short
+                break
+            self._held = bytes(message.get("body", b""))
+            self._done = not message.get("more_body", False)
+        if size < 0 or size >= len(self._held):
+            chunk, self._held = self._held, b""
+        else:
+            chunk, self._held = self._held[:size], self._held[size:]
+        return chunk
 
 
 class _Server:
@@ -218,7 +250,12 @@ class _Server:
             if name.lower() in _HEADERS
         }
         query = scope.get("query_string", b"").decode("latin-1")
-        if self.proxy.answers_without_blocking:
+        method = scope["method"]
+        if method == "PUT":
+            # The body is read as the store writes it, in the worker thread.
+            body = _ReceivedBody(receive, asyncio.get_running_loop())
+            response = await self._run(self.proxy.handle, method, key, headers, query, scope, body)
+        elif self.proxy.answers_without_blocking:
             # Redirects only, and no hook: the answer is string work, cheaper than the hop.
             response = self.proxy.handle(scope["method"], key, headers, query, scope)
         else:

@@ -16,7 +16,8 @@ the same header checks, byte-identical ``url()`` and ``proxy_url()``, and the
 same ``open()`` with ranges and conditions, so the same app code and the same
 proxy serve it. What it cannot do is give a presigned URL to R2: with
 ``R2_PROXY_SIGNING_KEY`` set, ``presigned_url()`` gives a signed media proxy
-URL for GET and HEAD; otherwise it raises and says so. The files are plain
+URL for GET, HEAD and PUT (the proxy then takes the upload into the folder, so
+direct uploads work); otherwise it raises and says so. The files are plain
 files that any tool can read. POSIX only (it relies on ``O_NOFOLLOW``,
 ``*at()`` calls and ``flock``).
 
@@ -105,7 +106,7 @@ __all__ = ["LocalStore"]
 RESERVED = ".r2store"
 _WRITE_CHUNK = 1024 * 1024
 _SIDECAR_VERSION = 1
-_PRESIGN_METHODS = frozenset({"GET", "HEAD"})
+_PRESIGN_METHODS = frozenset({"GET", "HEAD", "PUT"})
 
 
 class LocalStore:
@@ -114,6 +115,10 @@ class LocalStore:
     Safe to share between threads and processes on one folder. See the module
     docstring for the on-disk layout and what differs from R2.
     """
+
+    #: Its presigned PUT URLs point at the media proxy, so the proxy takes signed PUTs
+    #: for it (an R2Store's point at R2, and its proxy refuses every PUT).
+    uploads_through_proxy = True
 
     def __init__(self, config: LocalConfig) -> None:
         self.config = config
@@ -230,23 +235,31 @@ class LocalStore:
         content_length: int | None = None,
         create_only: bool = False,
     ) -> str:
-        """A signed media proxy URL for GET or HEAD: local mode's stand-in for a presigned URL.
+        """A signed media proxy URL for GET, HEAD or PUT: local mode's stand-in for a
+        presigned URL.
+
+        A PUT URL uploads through the media proxy into the folder, with what R2 signs
+        into a presigned PUT: *content_type* (the type the upload must send and is
+        stored with), *content_length* (the exact size) and *create_only* (it never
+        overwrites, so it uploads once). Direct uploads so work in local mode.
 
         Raises :class:`~r2store.errors.R2StoreError` for what local mode cannot do:
-        no ``proxy_signing_key``, another method (uploads go through the app), or
-        overriding the response's headers.
+        no ``proxy_signing_key``, DELETE, or setting the response's headers (or a PUT's
+        ``content_disposition``).
         """
         method = method.upper()
         if method not in _PRESIGN_METHODS:
             raise R2StoreError(
                 f"local mode cannot presign {method}: there is no R2 endpoint to send it to; "
-                "write through the store (save/open_write) instead"
+                "delete through the store instead"
             )
-        if content_type is not None or content_disposition is not None:
+        if content_disposition is not None or (method != "PUT" and content_type is not None):
             raise R2StoreError(
                 "local mode cannot presign response headers (content_type, "
                 "content_disposition): the media proxy serves the stored ones"
             )
+        if method != "PUT" and (content_length is not None or create_only):
+            raise ValueError("content_length and create_only are for PUT only")
         if self.config.proxy_signing_key is None:
             raise R2StoreError(
                 "local mode cannot make presigned URLs without R2_PROXY_SIGNING_KEY: set it "
@@ -255,6 +268,14 @@ class LocalStore:
         lifetime = self.config.url_expires_in if expires_in is None else expires_in
         if type(lifetime) is not int or not 1 <= lifetime <= 604800:
             raise ValueError(f"expires_in must be whole seconds from 1 to 604800, got {lifetime!r}")
+        if method == "PUT":
+            return self._urls.proxy_put(
+                key,
+                expires_in=lifetime,
+                content_type=content_type,
+                content_length=content_length,
+                create_only=create_only,
+            )
         return self._urls.proxy(key, expires_in=lifetime)
 
     # -- reading --------------------------------------------------------------

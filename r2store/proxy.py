@@ -32,6 +32,8 @@ from .config import DELIVERIES
 from .errors import (
     AccessDeniedError,
     InvalidKeyError,
+    InvalidMetadataError,
+    ObjectExistsError,
     ObjectNotFoundError,
     PreconditionFailedError,
     R2StoreError,
@@ -44,6 +46,7 @@ from .objects import DEFAULT_CHUNK_SIZE, FIRST_CHUNK_SIZE, ObjectReader, ObjectS
 
 if TYPE_CHECKING:
     from .protocol import Store, URLSettings
+    from .upload import BinaryReadable
 
 __all__ = ["RETRY_AFTER", "Authorize", "Delivery", "MediaProxy", "ProxyResponse", "busy"]
 
@@ -153,8 +156,15 @@ class MediaProxy:
         headers: Mapping[str, str],
         query: str = "",
         request: Any = None,
+        body: BinaryReadable | None = None,
     ) -> ProxyResponse:
-        """Answer one request for *key* (the path below the proxy's prefix, decoded once)."""
+        """Answer one request for *key* (the path below the proxy's prefix, decoded once).
+
+        *body* is the request's body, to read with ``read(n)``: a PUT on a signed upload
+        URL of a store whose uploads go through the proxy (see :meth:`_put`) stores it.
+        """
+        if method == "PUT" and body is not None and self._takes_puts(query):
+            return self._put(key, headers, query, request, body)
         if method not in ("GET", "HEAD"):
             return _plain(405, "Method Not Allowed", [("Allow", _ALLOW)])
         config = self.store.config
@@ -194,6 +204,71 @@ class MediaProxy:
         except (AccessDeniedError, R2StoreError):
             logger.error("media proxy: R2 failed serving %r", key, exc_info=True)
             return _plain(502, "Bad Gateway")
+
+    def _takes_puts(self, query: str) -> bool:
+        """Whether a PUT is for :meth:`_put`: the store's presigned PUTs come here (a
+        LocalStore's), and the URL carries a signature. Any other PUT gets 405."""
+        return (
+            getattr(self.store, "uploads_through_proxy", False)
+            and self.store.config.proxy_signing_key is not None
+            and "signature=" in query
+        )
+
+    def _put(
+        self,
+        key: str,
+        headers: Mapping[str, str],
+        query: str,
+        request: Any,
+        body: BinaryReadable,
+    ) -> ProxyResponse:
+        """Store *body* under *key* as its signed PUT URL allows: local mode's presigned PUT.
+
+        As R2 does with a presigned PUT: a signature that is not a PUT's for this key
+        (a GET's, a tampered or expired one) is 403; so is a ``Content-Type`` or
+        ``Content-Length`` other than the signed one. No length is 411 (a chunked body
+        has none). A create-only URL finds an object there: 412. No more than the
+        length is read, and a body that ends short stores nothing (400).
+        """
+        config = self.store.config
+        try:
+            object_key(key, config.location)
+        except InvalidKeyError:
+            return _plain(404, "Not Found")
+        signed = urls.signed_put(config, key, parse_qs(query))
+        if signed is None:
+            return _plain(403, "Forbidden")
+        if self.authorize is not None and not self.authorize(request, key):
+            return _plain(403, "Forbidden")
+        length_header = headers.get("content-length", "").strip()
+        if not length_header:
+            return _plain(411, "Length Required")
+        if not (length_header.isascii() and length_header.isdigit()):
+            return _plain(400, "Bad Request")
+        length = int(length_header)
+        content_type = headers.get("content-type", "").strip()
+        if signed.content_length is not None and length != signed.content_length:
+            return _plain(403, "Forbidden")
+        if signed.content_type and content_type != signed.content_type:
+            return _plain(403, "Forbidden")
+        try:
+            self.store.save(
+                key,
+                _ExactBody(body, length),
+                content_type=content_type or None,
+                overwrite=not signed.create_only,
+            )
+        except ObjectExistsError:
+            return _plain(412, "Precondition Failed")
+        except (_ShortBodyError, InvalidMetadataError):
+            return _plain(400, "Bad Request")
+        except InvalidKeyError:
+            # A folder on the key's path is a file, or the key is one of the store's own.
+            return _plain(409, "Conflict")
+        except R2StoreError:
+            logger.error("media proxy: storing %r failed", key, exc_info=True)
+            return _plain(500, "Internal Server Error")
+        return _plain(200, "OK")
 
     @property
     def answers_without_blocking(self) -> bool:
@@ -332,6 +407,29 @@ class MediaProxy:
         return ProxyResponse(
             304, [*self._caching_headers(stat), *_http.NOT_MODIFIED_SECURITY_HEADERS]
         )
+
+
+class _ShortBodyError(Exception):
+    """The request body ended before its Content-Length: the client went away."""
+
+
+class _ExactBody:
+    """*length* bytes of a request body, and not one more: a read past them is never made,
+    so a client cannot get more stored than it was allowed by sending more."""
+
+    def __init__(self, body: BinaryReadable, length: int) -> None:
+        self._body = body
+        self._left = length
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        want = self._left if size < 0 else min(size, self._left)
+        chunk = self._body.read(want)
+        if not chunk:
+            raise _ShortBodyError("the request body ended before its Content-Length")
+        self._left -= len(chunk)
+        return chunk
 
 
 def _request_budget(config: URLSettings) -> AbstractContextManager[object]:

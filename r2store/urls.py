@@ -11,7 +11,10 @@ way in every URL.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
+
+import attrs
 
 from .keys import MAX_KEY_BYTES, is_plain_key, object_key, quote_key
 from .objects import header_value
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
     from .config import R2Config
     from .protocol import URLSettings
 
-__all__ = ["URLBuilder", "proxy_signature_valid"]
+__all__ = ["SignedPut", "URLBuilder", "proxy_signature_valid", "signed_put"]
 
 _METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
@@ -96,6 +99,46 @@ class URLBuilder:
         expires = (int(time.time()) + lifetime + step - 1) // step * step
         signature = _proxy_signature(secret, self._signed + quoted, expires)
         return f"{self._proxy}{quoted}?expires={expires}&signature={signature}"
+
+    def proxy_put(
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        content_type: str | None = None,
+        content_length: int | None = None,
+        create_only: bool = False,
+    ) -> str:
+        """A signed media proxy URL that uploads *key* with a PUT (local mode's presigned PUT).
+
+        The signature covers what a PUT signature on R2 does: the method, the type, the
+        exact length and create-only, each also in the query so the proxy can say which
+        one a request broke. Needs ``proxy_signing_key``.
+        """
+        from urllib.parse import quote
+
+        secret = self.config.proxy_signing_key
+        if secret is None:
+            raise ValueError("a signed PUT needs a proxy signing key (set R2_PROXY_SIGNING_KEY)")
+        if type(expires_in) is not int or expires_in < 1:
+            raise ValueError(f"expires_in must be whole seconds, at least 1, got {expires_in!r}")
+        if content_length is not None and (type(content_length) is not int or content_length < 0):
+            raise ValueError(f"content_length must be a whole number, got {content_length!r}")
+        if content_type:
+            header_value("content_type", content_type)
+        quoted = self._quoted(key)
+        # Not rounded as GET expiries are: an upload URL is made for one upload, never cached.
+        expires = int(time.time()) + expires_in
+        put = SignedPut(content_type or "", content_length, create_only)
+        signature = _proxy_signature(secret, self._signed + quoted, expires, put)
+        query = [f"expires={expires}", "method=PUT"]
+        if put.content_type:
+            query.append(f"content-type={quote(put.content_type, safe='')}")
+        if put.content_length is not None:
+            query.append(f"content-length={put.content_length}")
+        if create_only:
+            query.append("create-only=1")
+        return f"{self._proxy}{quoted}?{'&'.join(query)}&signature={signature}"
 
     def presigned(
         self,
@@ -195,15 +238,33 @@ def _signed_prefix(config: URLSettings) -> str:
     return f"{config.bucket}\n{quote_key(location)}/" if location else f"{config.bucket}\n"
 
 
-def _proxy_signature(secret: str, object_name: str, expires: int) -> str:
+@attrs.frozen
+class SignedPut:
+    """What a signed proxy PUT URL allows: the ``Content-Type`` to send (empty: any), the
+    exact ``Content-Length`` (None: any) and whether it may only create the object."""
+
+    content_type: str
+    content_length: int | None
+    create_only: bool
+
+
+def _proxy_signature(
+    secret: str, object_name: str, expires: int, put: SignedPut | None = None
+) -> str:
     """The signature of *object_name* (``_signed_prefix`` + the quoted relative key)
-    until *expires*."""
+    until *expires*: for a GET or HEAD, or with *put*, for a PUT of that shape."""
     # Imported on first use: hashlib's OpenSSL binding is slow to load.
     import base64
     import hashlib
     import hmac
 
     message = f"{object_name}\n{expires}".encode()
+    if put is not None:
+        # More lines than a GET's message (a key is quoted, so holds no newline): no GET
+        # signature is ever a PUT signature, nor the other way round.
+        length = "" if put.content_length is None else str(put.content_length)
+        fields = f"\nPUT\n{put.content_type}\n{length}\n{int(put.create_only)}"
+        message += fields.encode()
     digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
@@ -228,3 +289,36 @@ def proxy_signature_valid(
 
     expected = _proxy_signature(secret, _signed_prefix(config) + quote_key(key), int(expires))
     return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+
+
+def signed_put(config: URLSettings, key: str, params: Mapping[str, list[str]]) -> SignedPut | None:
+    """What a signed proxy PUT URL allows, from its parsed query *params*, if its
+    signature is genuine, unexpired and made for a PUT of *key* (relative to *config*'s
+    ``location``); otherwise None. A GET's signature never passes."""
+    secret = config.proxy_signing_key
+
+    def last(name: str) -> str | None:
+        values = params.get(name)
+        return values[-1] if values else None
+
+    expires, signature = last("expires"), last("signature")
+    if secret is None or not expires or not signature or last("method") != "PUT":
+        return None
+    if not (expires.isascii() and expires.isdigit()):
+        return None
+    if len(expires) > 12 or int(expires) < time.time():
+        return None
+    length = last("content-length")
+    if length is not None and not (length.isascii() and length.isdigit() and len(length) < 16):
+        return None
+    put = SignedPut(
+        last("content-type") or "",
+        int(length) if length is not None else None,
+        last("create-only") == "1",
+    )
+    import hmac
+
+    expected = _proxy_signature(secret, _signed_prefix(config) + quote_key(key), int(expires), put)
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+        return None
+    return put

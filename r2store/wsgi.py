@@ -36,6 +36,8 @@ _HEADERS = {
         "if-unmodified-since",
     )
 }
+# A signed PUT (local mode's uploads) is checked against these; CGI names them so.
+_HEADERS.update({"content-length": "CONTENT_LENGTH", "content-type": "CONTENT_TYPE"})
 
 
 class R2ProxyApp:
@@ -91,6 +93,7 @@ def _serve(
         headers,
         environ.get("QUERY_STRING", ""),
         environ,
+        environ.get("wsgi.input"),
     )
     start_response(_status_line(response.status), response.headers)
     if isinstance(response.body, bytes):

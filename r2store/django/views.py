@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from django.core.files.storage import storages
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from ..proxy import ProxyResponse
 from .storage import R2Storage
@@ -26,18 +27,31 @@ _HEADERS = (
     "if-none-match",
     "if-modified-since",
     "if-unmodified-since",
+    # A signed PUT (local mode's uploads) is checked against these.
+    "content-length",
+    "content-type",
 )
 
 
+# Exempt: the one unsafe method it takes, a PUT, is authorised by the URL's signature
+# alone (as a presigned PUT to R2 is), never by a cookie a forged form could send along.
+@csrf_exempt
 def media_proxy(request: HttpRequest, key: str) -> HttpResponseBase:
-    """Serve the object *key* (the URL path below the proxy's mount point)."""
+    """Serve the object *key* (the URL path below the proxy's mount point); in local
+    mode, also take a PUT on a signed upload URL (see :meth:`MediaProxy.handle`)."""
     storage = storages["default"]
     if not isinstance(storage, R2Storage):
         raise TypeError("the media proxy serves from STORAGES['default'], which is not R2Storage")
     proxy = storage.media_proxy
     headers = {name: request.headers[name] for name in _HEADERS if name in request.headers}
     answer = proxy.handle(
-        request.method or "GET", key, headers, request.META.get("QUERY_STRING", ""), request
+        request.method or "GET",
+        key,
+        headers,
+        request.META.get("QUERY_STRING", ""),
+        request,
+        # An HttpRequest reads its body like a file.
+        request,
     )
     body = answer.body
     if answer.status == 304:
