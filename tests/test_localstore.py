@@ -289,12 +289,45 @@ def test_presigned_url_with_a_signing_key_is_a_valid_signed_proxy_url(tmp_path: 
     assert proxy_signature_valid(config, "a b.txt", params["expires"], params["signature"])
 
 
-def test_presigned_put_is_refused(tmp_path: Path) -> None:
-    """presigned_url for PUT raises: local mode has no upload endpoint."""
+def test_presigned_delete_is_refused(tmp_path: Path) -> None:
+    """presigned_url for DELETE raises: the media proxy deletes nothing."""
     store = LocalStore(LocalConfig(root=tmp_path, proxy_signing_key=SIGNING_KEY))
 
-    with pytest.raises(R2StoreError, match="cannot presign PUT"):
-        store.presigned_url("a.txt", method="PUT")
+    with pytest.raises(R2StoreError, match="cannot presign DELETE"):
+        store.presigned_url("a.txt", method="DELETE")
+
+
+def test_presigned_put_without_a_signing_key_names_it(local: LocalStore) -> None:
+    """presigned_url for PUT without a signing key raises the error naming
+    R2_PROXY_SIGNING_KEY."""
+    with pytest.raises(R2StoreError, match="R2_PROXY_SIGNING_KEY"):
+        local.presigned_url("a.txt", method="PUT", content_length=3, create_only=True)
+
+
+def test_a_put_url_does_not_get(tmp_path: Path) -> None:
+    """A URL signed for PUT is no GET URL: the proxy answers a GET on it 403."""
+    store = LocalStore(LocalConfig(root=tmp_path, proxy_signing_key=SIGNING_KEY))
+    store.save("a.txt", b"abc")
+    url = store.presigned_url("a.txt", method="PUT", content_length=3, create_only=True)
+
+    path, _, query = url.partition("?")
+    response = MediaProxy(store=store).handle("GET", "a.txt", {}, query)
+
+    assert response.status == 403
+
+
+def test_the_proxy_never_reads_past_the_signed_length(tmp_path: Path) -> None:
+    """A PUT reads no more of the body than its signed Content-Length."""
+    store = LocalStore(LocalConfig(root=tmp_path, proxy_signing_key=SIGNING_KEY))
+    url = store.presigned_url("a.txt", method="PUT", content_length=3, create_only=True)
+    body = io.BytesIO(b"abcdef")
+
+    response = MediaProxy(store=store).handle(
+        "PUT", "a.txt", {"content-length": "3"}, url.partition("?")[2], None, body
+    )
+
+    assert response.status == 200
+    assert (store.read("a.txt"), body.tell()) == (b"abc", 3)
 
 
 # -- configuration ----------------------------------------------------------

@@ -5,6 +5,7 @@
 - ``/mw-proxy/``: :class:`~r2store.asgi.R2ProxyMiddleware` around the Starlette app
 - ``/bare-proxy/``: another, given its prefix without the final slash
 - ``/local-proxy/``, ``/local-mw-proxy/``: the same two over a LocalStore
+- ``/local-upload-proxy/``: a signed LocalStore, whose signed PUTs upload
 - ``/redirect-proxy/``, ``/redirect-authz-proxy/``, ``/redirect-signed-proxy/``,
   ``/per-key-proxy/``: redirect delivery, alone, with authorize, with signed URLs, by key
 - anything else: a Starlette route that says what it saw
@@ -55,6 +56,7 @@ starlette_app = Starlette(
         Mount("/stalled-proxy", _proxy(common.stalled)),
         Mount("/fake-proxy", _proxy(common.fake, chunk_size=common.FAKE_CHUNK_SIZE)),
         Mount("/local-proxy", _proxy(common.local)),
+        Mount("/local-upload-proxy", _proxy(common.local_uploads)),
         Mount("/redirect-proxy", _proxy(common.main, delivery="redirect")),
         Mount(
             "/redirect-authz-proxy",

@@ -25,6 +25,7 @@ __all__ = [
     "delivery_by_key",
     "fake",
     "local",
+    "local_uploads",
     "main",
     "signed",
     "stalled",
@@ -66,6 +67,14 @@ stalled = R2Store(
 #: The same objects in a folder, keys under ``media/``.
 local = LocalStore(
     LocalConfig(root=os.environ["R2STORE_TEST_LOCAL_ROOT"], location=_config.location)
+)
+#: The same folder behind signed URLs at ``/local-upload-proxy/``, whose PUTs upload.
+local_uploads = LocalStore(
+    attrs.evolve(
+        local.config,
+        proxy_signing_key=os.environ["R2STORE_TEST_SIGNING_KEY"],
+        proxy_path="/local-upload-proxy/",
+    )
 )
 #: The misbehaving fake S3 (see ``tests/integrations/upstreams.py``).
 fake = R2Store(

@@ -3,6 +3,7 @@
 - ``/media-proxy/``: :class:`~r2store.wsgi.R2ProxyMiddleware` around a tiny app
 - ``/app-proxy/``: :class:`~r2store.wsgi.R2ProxyApp`, mounted by the tiny app
 - ``/local-proxy/``, ``/local-app-proxy/``: the same two over a LocalStore
+- ``/local-upload-proxy/``: a signed LocalStore, whose signed PUTs upload
 - ``/svg-proxy/``, ``/signed-proxy/``, ``/authz-proxy/``, ``/closed-proxy/``,
   ``/stalled-proxy/``, ``/fake-proxy/``: more middlewares, one per variant
 - ``/bare-proxy/``: a middleware given its prefix without the final slash
@@ -70,6 +71,7 @@ def _build() -> WSGIApplication:
         (common.stalled, "/stalled-proxy/", {}),
         (common.fake, "/fake-proxy/", {"chunk_size": common.FAKE_CHUNK_SIZE}),
         (common.local, "/local-proxy/", {}),
+        (common.local_uploads, "/local-upload-proxy/", {}),
         (common.main, "/redirect-proxy/", {"delivery": "redirect"}),
         (common.main, "/redirect-authz-proxy/", {"delivery": "redirect", "authorize": authorize}),
         (common.signed, "/redirect-signed-proxy/", {"delivery": "redirect"}),
