@@ -1,0 +1,146 @@
+"""Direct uploads in Django's local mode: the ticket is a signed PUT to the media proxy
+view, which stores the file in MEDIA_ROOT, and the form verifies it there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import AsyncClient, Client
+
+from r2store.django import R2Storage
+from tests.django_project.uploads import UploadForm
+
+from .test_direct_uploads import TICKET_URL, _policy
+
+SIGNING_KEY = "django-local-upload-signing-key-0123456789"
+DATA = b"%PDF-1.4 local upload\n" * 1000
+
+
+@pytest.fixture
+def signed_local_storage(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> R2Storage:
+    """Local mode as the README's settings make it, with R2_PROXY_SIGNING_KEY set."""
+    monkeypatch.setenv("R2_PROXY_SIGNING_KEY", SIGNING_KEY)
+    storage: R2Storage = request.getfixturevalue("local_storage")
+    return storage
+
+
+@pytest.fixture
+def csrf_client() -> Client:
+    """A client held to CSRF checks, as a browser is."""
+    return Client(enforce_csrf_checks=True)
+
+
+def _ticket(client: Client, size: int = len(DATA)) -> dict[str, Any]:
+    policy = _policy(UploadForm.base_fields["file"])  # type: ignore[arg-type]
+    body = {"filename": "report.pdf", "size": size, "type": "application/pdf"}
+    response = Client().post(
+        TICKET_URL,
+        json.dumps(body),
+        content_type="application/json",
+        headers={"X-R2store-Policy": policy},
+    )
+    assert response.status_code == 200, response.content
+    ticket: dict[str, Any] = response.json()
+    return ticket
+
+
+def _put(client: Client, ticket: dict[str, Any], data: bytes = DATA) -> Any:
+    headers = {k: v for k, v in ticket["headers"].items() if k != "Content-Type"}
+    return client.put(
+        ticket["url"], data, content_type=ticket["headers"]["Content-Type"], headers=headers
+    )
+
+
+def _file(settings: Any, key: str) -> Path:
+    return Path(settings.MEDIA_ROOT, key)
+
+
+@pytest.mark.usefixtures("signed_local_storage")
+def test_a_ticket_uploads_into_media_root(csrf_client: Client, settings: Any) -> None:
+    """The ticket's PUT to the media proxy view lands in MEDIA_ROOT, with no CSRF token."""
+    ticket = _ticket(csrf_client)
+
+    response = _put(csrf_client, ticket)
+
+    assert response.status_code == 200
+    assert _file(settings, ticket["key"]).read_bytes() == DATA
+
+
+@pytest.mark.usefixtures("signed_local_storage")
+def test_the_form_verifies_a_local_upload(csrf_client: Client) -> None:
+    """The field's clean() verifies a file uploaded in local mode and gives its key."""
+    ticket = _ticket(csrf_client)
+    assert _put(csrf_client, ticket).status_code == 200
+
+    form = UploadForm({"file": ticket["token"]})
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["file"] == ticket["key"]
+
+
+@pytest.mark.usefixtures("signed_local_storage")
+def test_a_second_put_is_412(csrf_client: Client, settings: Any) -> None:
+    """A ticket uploads once: the second PUT gets 412 and the first file stays."""
+    ticket = _ticket(csrf_client)
+    assert _put(csrf_client, ticket).status_code == 200
+
+    response = _put(csrf_client, ticket, DATA.upper())
+
+    assert response.status_code == 412
+    assert _file(settings, ticket["key"]).read_bytes() == DATA
+
+
+@pytest.mark.usefixtures("signed_local_storage")
+def test_a_put_of_another_length_stores_nothing(csrf_client: Client, settings: Any) -> None:
+    """A PUT longer than its ticket is refused (403) and writes nothing."""
+    ticket = _ticket(csrf_client)
+
+    response = _put(csrf_client, ticket, DATA + b"!")
+
+    assert response.status_code == 403
+    assert not _file(settings, ticket["key"]).exists()
+
+
+@pytest.mark.usefixtures("signed_local_storage")
+def test_an_unsigned_put_is_405(csrf_client: Client) -> None:
+    """A PUT with no signature gets 405, CSRF exemption or not."""
+    response = csrf_client.put("/media-proxy/page/x.pdf", b"x", content_type="application/pdf")
+
+    assert response.status_code == 405
+
+
+@pytest.mark.usefixtures("local_storage")
+def test_without_a_signing_key_the_view_says_uploads_are_unavailable() -> None:
+    """Local mode without R2_PROXY_SIGNING_KEY issues no ticket: 503 with a plain reason."""
+    policy = _policy(UploadForm.base_fields["file"])  # type: ignore[arg-type]
+    response = Client().post(
+        TICKET_URL,
+        json.dumps({"filename": "a.pdf", "size": 3, "type": "application/pdf"}),
+        content_type="application/json",
+        headers={"X-R2store-Policy": policy},
+    )
+
+    assert response.status_code == 503
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+@pytest.mark.usefixtures("signed_local_storage")
+async def test_asgi_put_uploads_into_media_root(settings: Any) -> None:
+    """Under ASGI too, the ticket's PUT to the view lands in MEDIA_ROOT."""
+    from asgiref.sync import sync_to_async
+
+    ticket = await sync_to_async(_ticket)(Client())
+    headers = {k: v for k, v in ticket["headers"].items() if k != "Content-Type"}
+
+    response: Any = await AsyncClient(enforce_csrf_checks=True).put(
+        ticket["url"], DATA, content_type="application/pdf", headers=headers
+    )
+
+    assert response.status_code == 200
+    assert _file(settings, ticket["key"]).read_bytes() == DATA
