@@ -4,16 +4,24 @@ view, which stores the file in MEDIA_ROOT, and the form verifies it there."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import make_server
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
 from django.test import AsyncClient, Client
 
 from r2store.django import R2Storage
+from tests.conftest import BROWSER_DEADLINE, free_port
 from tests.django_project.uploads import UploadForm
 
+from .test_direct_upload_browser import _QuietHandler, _ThreadingServer
 from .test_direct_uploads import TICKET_URL, _policy
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, FilePayload
 
 SIGNING_KEY = "django-local-upload-signing-key-0123456789"
 DATA = b"%PDF-1.4 local upload\n" * 1000
@@ -144,3 +152,31 @@ async def test_asgi_put_uploads_into_media_root(settings: Any) -> None:
 
     assert response.status_code == 200
     assert _file(settings, ticket["key"]).read_bytes() == DATA
+
+
+@pytest.mark.usefixtures("signed_local_storage")
+def test_chromium_uploads_into_media_root(browser: Browser, settings: Any) -> None:
+    """In Chromium, direct-upload.js PUTs a chosen file to the media proxy in local mode,
+    and the form saves it under the ticket's key, in MEDIA_ROOT."""
+    port = free_port()
+    server = make_server(
+        "127.0.0.1", port, WSGIHandler(), server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page = browser.new_page()
+        page.set_default_timeout(BROWSER_DEADLINE)
+        page.goto(f"http://127.0.0.1:{port}/upload-page/")
+        file: FilePayload = {"name": "report.pdf", "mimeType": "application/pdf", "buffer": DATA}
+        page.set_input_files("input[type=file]", files=[file])
+        page.wait_for_selector("[data-r2store-upload][data-state=done]")
+        page.click("button")
+        page.wait_for_selector("text=saved page/")
+        key = page.inner_text("body").removeprefix("saved ").strip()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert key.endswith("/report.pdf")
+    assert _file(settings, key).read_bytes() == DATA
