@@ -69,7 +69,16 @@ STATIC_URL = "static/"
 # R2 when USE_R2 is true (a bad R2 setting stops startup with ImproperlyConfigured,
 # rather than quietly saving uploads to a disk the next deploy wipes); otherwise local
 # mode, a folder: MEDIA_ROOT. Either way photo URLs point at the app's media proxy.
-STORAGES = storages_from_env()
+# Local mode's direct uploads (the attachment) PUT to the media proxy on URLs it signs,
+# so local mode gets a development signing key unless R2_PROXY_SIGNING_KEY is set. With
+# it, photo URLs are signed too.
+_LOCAL_SIGNING = (
+    {}
+    if os.environ.get("USE_R2", "").strip().lower() not in ("", "false", "0", "no", "off")
+    or os.environ.get("R2_PROXY_SIGNING_KEY")
+    else {"proxy_signing_key": "crm-example-dev-only-signing-key-not-secret"}
+)
+STORAGES = storages_from_env(options=_LOCAL_SIGNING or None)
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media-proxy/"
 # Set by run.py: "memory-s3" when the bucket is its in-memory S3 endpoint (--s3).
