@@ -153,11 +153,16 @@ class _Watchdog:
 class _ReceivedBody:
     """A request body as a blocking file for a worker thread: each ``read`` waits for the
     next ``http.request`` message from the event loop, so the body streams into the store
-    with no more than one message in hand, and is never read past what is asked for."""
+    with no more than one message in hand, and is never read past what is asked for.
 
-    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
+    A client that sends nothing for *timeout* seconds (``send_timeout``, the bound on a
+    stalled reader) ends its body there, short, so it does not hold a thread and a slot.
+    """
+
+    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
         self._receive = receive
         self._loop = loop
+        self._timeout = timeout
         self._held = b""
         self._done = False
 
@@ -166,7 +171,13 @@ class _ReceivedBody:
 
     def read(self, size: int = -1) -> bytes:
         while not self._held and not self._done:
-            message = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
+            future = asyncio.run_coroutine_threadsafe(self._next(), self._loop)
+            try:
+                message = future.result(self._timeout)
+            except TimeoutError:
+                future.cancel()
+                self._done = True  # stalled: the body ends short
+                break
             if message["type"] != "http.request":
                 self._done = True  # the client went away: the body ends short
                 break
@@ -253,7 +264,7 @@ class _Server:
         method = scope["method"]
         if method == "PUT":
             # The body is read as the store writes it, in the worker thread.
-            body = _ReceivedBody(receive, asyncio.get_running_loop())
+            body = _ReceivedBody(receive, asyncio.get_running_loop(), self.send_timeout)
             response = await self._run(self.proxy.handle, method, key, headers, query, scope, body)
         elif self.proxy.answers_without_blocking:
             # Redirects only, and no hook: the answer is string work, cheaper than the hop.

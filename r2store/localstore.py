@@ -253,7 +253,9 @@ class LocalStore:
                 f"local mode cannot presign {method}: there is no R2 endpoint to send it to; "
                 "delete through the store instead"
             )
-        if content_disposition is not None or (method != "PUT" and content_type is not None):
+        if method == "PUT" and content_disposition is not None:
+            raise R2StoreError("local mode cannot presign a PUT's content_disposition")
+        if method != "PUT" and (content_type is not None or content_disposition is not None):
             raise R2StoreError(
                 "local mode cannot presign response headers (content_type, "
                 "content_disposition): the media proxy serves the stored ones"

@@ -15,6 +15,10 @@ receives never depends on how faithfully the upstream implemented RFC 9110.
 In redirect delivery (``delivery``) there is no R2 request at all: after the
 same checks (key, signed URL, ``authorize``) the answer is a 307 to a
 presigned URL, and the client sends its Range and conditions to R2 itself.
+
+In local mode the proxy also takes uploads: a LocalStore's presigned PUT is a
+signed URL here, and :meth:`MediaProxy._put` checks it as R2 would and stores
+the body the adapter hands over (``handle(..., body=...)``).
 """
 
 from __future__ import annotations
@@ -163,8 +167,10 @@ class MediaProxy:
         *body* is the request's body, to read with ``read(n)``: a PUT on a signed upload
         URL of a store whose uploads go through the proxy (see :meth:`_put`) stores it.
         """
-        if method == "PUT" and body is not None and self._takes_puts(query):
-            return self._put(key, headers, query, request, body)
+        if method == "PUT" and body is not None and self._takes_puts():
+            params = parse_qs(query)
+            if "signature" in params:
+                return self._put(key, headers, params, request, body)
         if method not in ("GET", "HEAD"):
             return _plain(405, "Method Not Allowed", [("Allow", _ALLOW)])
         config = self.store.config
@@ -205,20 +211,19 @@ class MediaProxy:
             logger.error("media proxy: R2 failed serving %r", key, exc_info=True)
             return _plain(502, "Bad Gateway")
 
-    def _takes_puts(self, query: str) -> bool:
-        """Whether a PUT is for :meth:`_put`: the store's presigned PUTs come here (a
-        LocalStore's), and the URL carries a signature. Any other PUT gets 405."""
+    def _takes_puts(self) -> bool:
+        """Whether signed PUTs are for :meth:`_put`: the store's presigned PUTs come here
+        (a LocalStore's) and it signs URLs. Any other PUT, or one with no signature, is 405."""
         return (
             getattr(self.store, "uploads_through_proxy", False)
             and self.store.config.proxy_signing_key is not None
-            and "signature=" in query
         )
 
     def _put(
         self,
         key: str,
         headers: Mapping[str, str],
-        query: str,
+        params: dict[str, list[str]],
         request: Any,
         body: BinaryReadable,
     ) -> ProxyResponse:
@@ -235,7 +240,7 @@ class MediaProxy:
             object_key(key, config.location)
         except InvalidKeyError:
             return _plain(404, "Not Found")
-        signed = urls.signed_put(config, key, parse_qs(query))
+        signed = urls.signed_put(config, key, params)
         if signed is None:
             return _plain(403, "Forbidden")
         if self.authorize is not None and not self.authorize(request, key):

@@ -207,8 +207,9 @@ def _unb64(text: str) -> bytes:
 class DirectUploads:
     """Issues and verifies upload tickets for one store.
 
-    :param store: where the files go (an :class:`~r2store.R2Store`, whose presigned PUTs
-        the browser uses).
+    :param store: where the files go: an :class:`~r2store.R2Store`, whose presigned PUTs
+        the browser uses, or a :class:`~r2store.LocalStore` with a ``proxy_signing_key``,
+        whose PUTs go to the media proxy (local mode: the bytes then pass through the app).
     :param policy: what uploads are accepted (another may be given per call).
     :param secret: the key of the tokens' HMAC; by default the store's
         ``proxy_signing_key`` (``R2_PROXY_SIGNING_KEY``). Django uses one made from

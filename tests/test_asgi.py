@@ -71,3 +71,39 @@ def test_many_streams_share_a_read_budget(tmp_path: Path, monkeypatch: pytest.Mo
     assert budget_share < ASGI_CHUNK_SIZE
     # The second read of every stream is made while all sixteen are in flight.
     assert asked[:STREAMS] == [budget_share] * STREAMS
+
+
+def test_a_stalled_upload_ends_after_send_timeout(tmp_path: Path) -> None:
+    """A signed PUT whose client sends half its body and then nothing is answered 400
+    once send_timeout passes, and stores nothing."""
+    store = LocalStore(LocalConfig(root=tmp_path, proxy_signing_key="k" * 32))
+    url = store.presigned_url("a.bin", method="PUT", content_length=10, create_only=True)
+    path, _, query = url.partition("?")
+    app = R2ProxyApp(store, send_timeout=0.2)
+    scope = {
+        "type": "http",
+        "method": "PUT",
+        "path": path.removeprefix("/media-proxy"),
+        "query_string": query.encode(),
+        "headers": [(b"content-length", b"10")],
+    }
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def main() -> None:
+        messages = [{"type": "http.request", "body": b"12345", "more_body": True}]
+
+        async def receive() -> MutableMapping[str, Any]:
+            if messages:
+                return messages.pop()
+            await asyncio.Event().wait()  # the client sends nothing more
+            raise AssertionError("unreachable")
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(message)
+
+        await asyncio.wait_for(app(scope, receive, send), 5)
+
+    asyncio.run(main())
+
+    assert sent[0]["status"] == 400
+    assert not store.exists("a.bin")
