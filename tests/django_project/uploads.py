@@ -23,7 +23,7 @@ MAX_SIZE = 32 * 1024 * 1024
 
 _PAGE = (
     "<!doctype html><title>upload</title>{{ form.media }}"
-    '<form method="post">{% csrf_token %}{{ form }}<button>Save</button></form>'
+    '<form method="post">{% csrf_token %}{{ form.as_div }}<button>Save</button></form>'
 )
 
 
