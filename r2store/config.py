@@ -694,18 +694,21 @@ def _read_environ(
 
 
 def r2_enabled(
-    environ: Mapping[str, str] | None = None, *, env_file: str | os.PathLike[str] | None = ".env"
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: str | os.PathLike[str] | None = ".env",
+    variable: str = "USE_R2",
 ) -> bool:
-    """Whether ``USE_R2`` turns R2 on. Unset (or empty) is False; a value that is not a
-    boolean is a :class:`ConfigError`, never a silent "no"."""
+    """Whether ``USE_R2`` (or another switch, *variable*) turns R2 on. Unset (or empty) is
+    False; a value that is not a boolean is a :class:`ConfigError`, never a silent "no"."""
     env, hint = _read_environ(environ, env_file)
-    raw = env.get("USE_R2", "").strip()
+    raw = env.get(variable, "").strip()
     if not raw:
         return False
     try:
         return parse_bool(raw)
     except ValueError as exc:
-        raise ConfigError([ConfigProblem("USE_R2", str(exc))], hint=hint) from None
+        raise ConfigError([ConfigProblem(variable, str(exc))], hint=hint) from None
 
 
 #: LocalConfig field -> (environment variable, parser): ``R2_LOCAL_ROOT`` and the

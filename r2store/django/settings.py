@@ -19,6 +19,8 @@ _STATIC = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 _R2_ONLY = frozenset(f.name for f in attrs.fields(R2Config)) - frozenset(
     f.name for f in attrs.fields(LocalConfig)
 )
+# Options about where and how media is stored: the static storage has its own.
+_MEDIA_ONLY = frozenset({"allow_overwrite", "location", "cache_control"})
 # R2Storage's own option, not a configuration field.
 _STORAGE_OPTIONS = frozenset({"allow_overwrite"})
 
@@ -41,8 +43,19 @@ def storages_from_env(
     the whole R2 configuration: never a quiet fallback to a disk that the next
     deploy wipes. In local mode, *options* that only concern R2 (endpoint,
     credentials, transfers) are left out.
+
+    With ``USE_R2`` and ``R2_STATIC`` true, static files go to R2 too
+    (:class:`~r2store.django.R2ManifestStaticStorage`, with the same *options*
+    but those about media: location, cache_control, allow_overwrite); otherwise,
+    and always in local mode, *staticfiles* or Django's default.
     """
     enabled, given, error = _check(environ, options)
+    static = False
+    if error is None and enabled:
+        try:
+            static = r2_enabled(environ, variable="R2_STATIC")
+        except ConfigError as exc:
+            error = improperly_configured(exc)
     if error is not None:
         # Django's debug page and error mails show every frame's locals: this frame lets
         # go of the secrets first, and the error's cause has no frames (see _check).
@@ -52,6 +65,11 @@ def storages_from_env(
     default: dict[str, Any] = {"BACKEND": f"r2store.django.{backend}"}
     if given:
         default["OPTIONS"] = given
+    if staticfiles is None and enabled and static:
+        static_options = {k: v for k, v in given.items() if k not in _MEDIA_ONLY}
+        staticfiles = {"BACKEND": "r2store.django.R2ManifestStaticStorage"}
+        if static_options:
+            staticfiles = {**staticfiles, "OPTIONS": static_options}
     return {"default": default, "staticfiles": dict(staticfiles or _STATIC)}
 
 

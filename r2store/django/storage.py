@@ -65,6 +65,16 @@ class _WrittenFile(File):  # type: ignore[type-arg]  # generic in django-stubs o
             self.close()
 
 
+def _body(content: Any) -> Any:
+    """What to upload for Django *content*: its file from the start, text as UTF-8 bytes."""
+    body: Any = content.file if isinstance(content, File) and content.file else content
+    if hasattr(body, "seek") and (not hasattr(body, "seekable") or body.seekable()):
+        body.seek(0)
+    if isinstance(body, io.TextIOBase):
+        body = body.read().encode()
+    return body
+
+
 def _config(options: dict[str, Any]) -> R2Config | ImproperlyConfigured:
     """The configuration from *options* over the environment, or the error to raise."""
     unknown = set(options) - set(_FIELDS)
@@ -154,11 +164,7 @@ class R2Storage(_Deconstructible):
         raise FileExistsError(f"no free name found for {name!r} in {_MAX_ALTERNATIVES} tries")
 
     def _put(self, name: str, content: Any) -> None:
-        body: Any = content.file if isinstance(content, File) and content.file else content
-        if hasattr(body, "seek") and (not hasattr(body, "seekable") or body.seekable()):
-            body.seek(0)
-        if isinstance(body, io.TextIOBase):
-            body = body.read().encode()
+        body = _body(content)
         with _django_errors():
             self.store.save(name, body, overwrite=self.allow_overwrite)
 

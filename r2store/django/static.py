@@ -1,0 +1,149 @@
+"""R2StaticStorage and R2ManifestStaticStorage: ``collectstatic`` output on R2 (translation
+only; what the bucket holds and how files are cached is decided in :mod:`r2store.static`)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+from django.conf import settings
+from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.views.decorators.debug import sensitive_variables
+
+from ..config import R2Config
+from ..static import SHORT_CACHE_CONTROL, StaticIndex, cache_control_for, file_digest, holds
+from ..store import R2Store
+from .storage import R2Storage, _body, _config, _django_errors
+
+__all__ = ["R2ManifestStaticStorage", "R2StaticStorage"]
+
+_DEFAULT_LOCATION = "static"
+
+
+class R2StaticStorage(R2Storage):
+    """Static files in R2, for ``STORAGES["staticfiles"]``.
+
+    Options are :class:`~r2store.R2Config` field names, read from the environment
+    when not given, except: ``location`` defaults to ``static`` (not ``R2_LOCATION``,
+    which places media), and ``cache_control`` to a short ``public, max-age=300``
+    for names without a content hash (a name with one is cached for a year,
+    ``immutable``). With a public URL (the ``public_url`` option, else
+    ``R2_PUBLIC_URL`` / ``R2_PUBLIC_DOMAIN``), URLs point there; without one, at
+    the media proxy.
+
+    Files are written over by name, as ``collectstatic`` expects. What the bucket
+    holds is read from one listing (see :class:`~r2store.static.StaticIndex`):
+    ``exists``, ``size`` and ``get_modified_time`` cost no request, and a file
+    whose content the bucket already holds (same size and MD5) is not uploaded.
+    """
+
+    @sensitive_variables("options")
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("location", _DEFAULT_LOCATION)
+        options.setdefault("cache_control", SHORT_CACHE_CONTROL)
+        config = _config(options)
+        if not isinstance(config, R2Config):
+            del options  # as in R2Storage.__init__
+            raise config
+        if config.public_url is not None:
+            # Static files are public by nature: straight from the bucket's domain.
+            config = attrs.evolve(config, media_proxy=False)
+        self.allow_overwrite = True
+        self.store = R2Store(config)
+        self.index = StaticIndex(self.store)
+        # Deletes put off while Django post-processes (see R2ManifestStaticStorage).
+        self._deferring = False
+        self._pending_deletes: set[str] = set()
+
+    def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        """How migrations record this storage: by its public path, without secrets."""
+        _, args, kwargs = super().deconstruct()
+        return f"r2store.django.{type(self).__name__}", args, kwargs
+
+    def _put(self, name: str, content: Any) -> None:
+        body = _body(content)
+        if not hasattr(body, "seek") or (hasattr(body, "seekable") and not body.seekable()):
+            body = io.BytesIO(body if isinstance(body, bytes) else body.read())
+        elif isinstance(body, bytes):
+            body = io.BytesIO(body)
+        md5, size = file_digest(body)
+        config = self.store.config
+        with _django_errors():
+            self._pending_deletes.discard(self.index.key(name))
+            part_size: int = getattr(config, "multipart_chunksize", 0) or size or 1
+            if holds(self.index.get(name), body, md5, size, part_size):
+                return
+            self.store.save(
+                name,
+                body,
+                overwrite=True,
+                cache_control=cache_control_for(name, md5, config.cache_control or ""),
+            )
+        plain_etag = size <= getattr(config, "multipart_threshold", size)
+        self.index.written(name, size, md5 if plain_etag else None)
+
+    def delete(self, name: str) -> None:
+        with _django_errors():
+            if self._deferring:
+                # The listed object stays known: a save of the same content skips it.
+                self._pending_deletes.add(self.index.key(name))
+                return
+            self.store.delete(name)
+            self.index.forget(name)
+
+    def _flush_deletes(self) -> None:
+        """Send the deletes put off and not cancelled by a save of the same name."""
+        pending, self._pending_deletes = self._pending_deletes, set()
+        if pending:
+            self.store.delete_many(sorted(pending))
+        for key in pending:
+            self.index.forget(key)
+
+    def exists(self, name: str) -> bool:
+        if not name.strip("/"):
+            return True  # the root, which collectstatic --clear asks about
+        with _django_errors():
+            return (
+                self.index.get(name) is not None
+                and self.index.key(name) not in self._pending_deletes
+            )
+
+    def size(self, name: str) -> int:
+        with _django_errors():
+            stat = self.index.get(name)
+        return stat.size if stat is not None else super().size(name)
+
+    def get_modified_time(self, name: str) -> datetime:
+        with _django_errors():
+            stat = self.index.get(name)
+        if stat is None or stat.last_modified is None:
+            return super().get_modified_time(name)
+        if settings.USE_TZ:
+            return stat.last_modified.astimezone(timezone.utc)
+        from django.utils.timezone import get_default_timezone, make_naive
+
+        return make_naive(stat.last_modified, get_default_timezone())
+
+
+class R2ManifestStaticStorage(ManifestFilesMixin, R2StaticStorage):  # type: ignore[misc]
+    """:class:`R2StaticStorage` with Django's hashed names and ``staticfiles.json``
+    manifest (``ManifestFilesMixin``): hashed files are cached for a year.
+
+    Django's post-processing deletes each CSS and JS file's hashed name and saves it
+    again, on every run and in every pass; here such a delete waits, a save of the same
+    name cancels it (and is skipped when the content is the same), and the deletes
+    left are sent together when post-processing ends. A re-run without changes writes
+    nothing.
+    """
+
+    def post_process(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        self._deferring = True
+        try:
+            yield from super().post_process(*args, **kwargs)
+        finally:
+            self._deferring = False
+            with _django_errors():
+                self._flush_deletes()

@@ -1,0 +1,132 @@
+"""Static files (an app's collected assets) on R2: what the bucket already holds, from one
+listing, and how long each file may be cached. Framework-free: the Django static storages
+(:mod:`r2store.django.static`) translate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import threading
+import time
+from datetime import datetime, timezone
+from typing import IO, TYPE_CHECKING
+
+from .keys import object_key, relative_key
+from .objects import ObjectStat
+from .sync import _matches
+
+if TYPE_CHECKING:
+    from .protocol import Store
+
+__all__ = [
+    "IMMUTABLE_CACHE_CONTROL",
+    "SHORT_CACHE_CONTROL",
+    "StaticIndex",
+    "cache_control_for",
+    "file_digest",
+    "holds",
+]
+
+#: For a name that carries a hash of its content: it can never change, so a year.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+#: For any other name: a new deploy must reach browsers soon, so five minutes.
+SHORT_CACHE_CONTROL = "public, max-age=300"
+# Django's hashed names carry the first 12 hex digits of the content's MD5.
+_HASH_DIGITS = 12
+_READ_SIZE = 1024 * 1024
+
+
+def file_digest(file: IO[bytes]) -> tuple[str, int]:
+    """The MD5 (hex) and size of *file* from its start; it is left at its start."""
+    file.seek(0)
+    md5 = hashlib.md5(usedforsecurity=False)
+    size = 0
+    while chunk := file.read(_READ_SIZE):
+        md5.update(chunk)
+        size += len(chunk)
+    file.seek(0)
+    return md5.hexdigest(), size
+
+
+def cache_control_for(name: str, md5: str, short: str = SHORT_CACHE_CONTROL) -> str:
+    """Cache-Control for a static file: immutable when its name holds a hash of its
+    content (``base.<12 hex digits of its MD5>.css``, as Django's manifest storage names
+    it), else *short*.
+
+    The hash is checked against the content, not guessed from the name's shape: a file
+    that merely looks hashed is never cached for a year.
+    """
+    base = posixpath.basename(name)
+    return IMMUTABLE_CACHE_CONTROL if f".{md5[:_HASH_DIGITS]}." in base else short
+
+
+class StaticIndex:
+    """What the store holds under its location, from one listing (1 request per 1,000
+    keys), kept current by this process's own writes and deletes.
+
+    Listed on first use and again once *ttl* seconds have passed, so a long-lived
+    process does not answer from a listing older than that. Safe to share between threads.
+    """
+
+    def __init__(self, store: Store, *, ttl: float = 60.0) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._objects: dict[str, ObjectStat] = {}
+        self._listed_at: float | None = None
+
+    def key(self, name: str) -> str:
+        """*name* as listings spell it: checked and normalised by the one key normaliser."""
+        location = self._store.config.location
+        return relative_key(object_key(name, location), location)
+
+    def get(self, name: str) -> ObjectStat | None:
+        """The listed object under *name*, or None when there is none."""
+        key = self.key(name)
+        with self._lock:
+            now = time.monotonic()
+            if self._listed_at is None or now - self._listed_at > self._ttl:
+                self._objects = {stat.key: stat for stat in self._store.list()}
+                self._listed_at = now
+            return self._objects.get(key)
+
+    def written(self, name: str, size: int, md5: str | None) -> None:
+        """Record that *name* now holds *size* bytes whose MD5 is *md5* (None when its
+        ETag is not a plain MD5, as after a multipart upload)."""
+        stat = ObjectStat(
+            key=self.key(name),
+            size=size,
+            etag=f'"{md5}"' if md5 else None,
+            last_modified=datetime.now(timezone.utc),
+        )
+        with self._lock:
+            self._objects[stat.key] = stat
+
+    def forget(self, name: str) -> None:
+        """Record that *name* is gone."""
+        key = self.key(name)
+        with self._lock:
+            self._objects.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget the listing: the next lookup lists again."""
+        with self._lock:
+            self._objects = {}
+            self._listed_at = None
+
+
+def holds(stat: ObjectStat | None, file: IO[bytes], md5: str, size: int, part_size: int) -> bool:
+    """Whether the object listed as *stat* holds the bytes of *file* (MD5 *md5*, *size*
+    bytes): by its ETag, a plain MD5 or a multipart one (see :mod:`r2store.sync`)."""
+    if stat is None or stat.size != size:
+        return False
+    etag = (stat.etag or "").strip('"').lower()
+    if etag == md5:
+        return True
+    if "-" not in etag:
+        return False
+    try:
+        return _matches(file, size, stat, part_size)
+    finally:
+        file.seek(0)

@@ -1,0 +1,167 @@
+"""Static files on R2: real Django collectstatic into the moto bucket."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import django
+import pytest
+from django.core.files.storage import storages
+from django.core.management import call_command
+from django.template import Context, Template
+
+from r2store import R2Config, R2Store
+from r2store.django import R2ManifestStaticStorage, R2StaticStorage, storages_from_env
+from r2store.static import IMMUTABLE_CACHE_CONTROL, SHORT_CACHE_CONTROL
+
+from ..conftest import RequestLog, s3_client
+from .conftest import r2_options
+
+PUBLIC = "https://static.example.com"
+
+
+@pytest.fixture
+def assets(tmp_path: Path) -> Path:
+    """A STATICFILES_DIRS folder: a stylesheet that refers to an image, and a script."""
+    root = tmp_path / "assets"
+    (root / "img").mkdir(parents=True)
+    (root / "img" / "logo.png").write_bytes(b"\x89PNG fake image")
+    (root / "site.css").write_text('body { background: url("img/logo.png"); }\n')
+    (root / "app.js").write_text("console.log('hi');\n")
+    return root
+
+
+def use_static(settings: Any, config: R2Config, assets: Path, backend: str) -> Any:
+    """STORAGES['staticfiles'] is *backend* on the test bucket with a public URL; returns it."""
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "django.contrib.staticfiles"]
+    settings.STATICFILES_DIRS = [str(assets)]
+    settings.STATICFILES_FINDERS = ["django.contrib.staticfiles.finders.FileSystemFinder"]
+    settings.STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        "staticfiles": {
+            "BACKEND": f"r2store.django.{backend}",
+            "OPTIONS": r2_options(config, public_url=PUBLIC),
+        },
+    }
+    if django.VERSION < (5, 0):
+        storages._backends = dict(settings.STORAGES)  # type: ignore[attr-defined]
+    return storages["staticfiles"]
+
+
+def collectstatic(*args: str) -> None:
+    """Run Django's collectstatic, quietly."""
+    call_command("collectstatic", *args, interactive=False, verbosity=0)
+
+
+def put_keys(log: RequestLog) -> list[str]:
+    """The keys PUT while *log* recorded."""
+    return sorted(p["Key"] for p in log.params if "Key" in p and "Body" in p)
+
+
+def bucket_keys(config: R2Config) -> dict[str, dict[str, Any]]:
+    """Every object in the bucket, key -> its HeadObject answer."""
+    client = s3_client(config.endpoint)
+    try:
+        listed = client.list_objects_v2(Bucket=config.bucket).get("Contents", [])
+        return {o["Key"]: client.head_object(Bucket=config.bucket, Key=o["Key"]) for o in listed}
+    finally:
+        client.close()
+
+
+def test_collectstatic_uploads_under_static(settings: Any, config: R2Config, assets: Path) -> None:
+    """collectstatic puts each file under static/ with its type and a short Cache-Control."""
+    use_static(settings, config, assets, "R2StaticStorage")
+    collectstatic()
+    objects = bucket_keys(config)
+    assert sorted(objects) == ["static/app.js", "static/img/logo.png", "static/site.css"]
+    assert objects["static/site.css"]["ContentType"] == "text/css; charset=utf-8"
+    assert objects["static/img/logo.png"]["ContentType"] == "image/png"
+    assert objects["static/app.js"]["CacheControl"] == SHORT_CACHE_CONTROL
+
+
+def test_rerun_uploads_nothing(settings: Any, config: R2Config, assets: Path) -> None:
+    """A second collectstatic with the manifest storage writes nothing and lists once."""
+    storage = use_static(settings, config, assets, "R2ManifestStaticStorage")
+    collectstatic()
+    storage.index.clear()  # as a new process would start
+    log = RequestLog(storage.store)
+    collectstatic()
+    assert put_keys(log) == []
+    assert "DeleteObject" not in log.operations and "DeleteObjects" not in log.operations
+    assert log.operations.count("ListObjectsV2") == 1
+    assert "HeadObject" not in log.operations
+
+
+def test_changed_file_uploads_one_object(settings: Any, config: R2Config, assets: Path) -> None:
+    """After one file changes, collectstatic uploads that one object and nothing else."""
+    storage = use_static(settings, config, assets, "R2StaticStorage")
+    collectstatic()
+    (assets / "app.js").write_text("console.log('changed');\n")
+    os.utime(assets / "app.js", (4_000_000_000, 4_000_000_000))
+    storage.index.clear()
+    log = RequestLog(storage.store)
+    collectstatic()
+    assert put_keys(log) == ["static/app.js"]
+    assert R2Store(config).read("static/app.js") == b"console.log('changed');\n"
+
+
+def test_hashed_names_are_immutable(settings: Any, config: R2Config, assets: Path) -> None:
+    """Hashed names are cached for a year; the unhashed copies briefly."""
+    storage = use_static(settings, config, assets, "R2ManifestStaticStorage")
+    collectstatic()
+    hashed = storage.stored_name("site.css")
+    assert hashed != "site.css"
+    objects = bucket_keys(config)
+    assert objects[f"static/{hashed}"]["CacheControl"] == IMMUTABLE_CACHE_CONTROL
+    assert objects["static/site.css"]["CacheControl"] == SHORT_CACHE_CONTROL
+    assert "static/staticfiles.json" in objects
+
+
+def test_template_static_resolves_to_public_url(
+    settings: Any, config: R2Config, assets: Path
+) -> None:
+    """{% static %} gives the hashed name under the public URL."""
+    storage = use_static(settings, config, assets, "R2ManifestStaticStorage")
+    collectstatic()
+    rendered = Template("{% load static %}{% static 'site.css' %}").render(Context())
+    assert rendered == f"{PUBLIC}/static/{storage.stored_name('site.css')}"
+
+
+def test_manifest_strict_refuses_unknown_names(
+    settings: Any, config: R2Config, assets: Path
+) -> None:
+    """With manifest_strict, a name missing from the manifest read from R2 is a ValueError."""
+    use_static(settings, config, assets, "R2ManifestStaticStorage")
+    collectstatic()
+    fresh = R2ManifestStaticStorage(**r2_options(config, public_url=PUBLIC))
+    assert fresh.url("app.js").startswith(f"{PUBLIC}/static/app.")
+    with pytest.raises(ValueError, match="Missing staticfiles manifest entry"):
+        fresh.url("missing.js")
+
+
+def test_clear_removes_stale_files(settings: Any, config: R2Config, assets: Path) -> None:
+    """collectstatic --clear removes files no longer in the source folders."""
+    use_static(settings, config, assets, "R2ManifestStaticStorage")
+    collectstatic()
+    (assets / "app.js").unlink()
+    collectstatic("--clear")
+    objects = bucket_keys(config)
+    assert not [key for key in objects if key.startswith("static/app.")]
+    assert "static/site.css" in objects
+
+
+def test_storages_from_env_static(env: dict[str, str]) -> None:
+    """R2_STATIC=true with USE_R2 puts static files on R2; local mode keeps Django's default."""
+    on = storages_from_env({**env, "R2_STATIC": "true"})
+    assert on["staticfiles"]["BACKEND"] == "r2store.django.R2ManifestStaticStorage"
+    local = storages_from_env({"R2_STATIC": "true"})
+    assert local["staticfiles"]["BACKEND"].startswith("django.contrib.staticfiles")
+
+
+def test_static_storage_defaults_to_static_location(config: R2Config) -> None:
+    """The static storage writes under static/ and answers URLs without the proxy."""
+    storage = R2StaticStorage(**r2_options(config, public_url=PUBLIC))
+    assert storage.store.config.location == "static"
+    assert storage.url("a b.css") == f"{PUBLIC}/static/a%20b.css"
