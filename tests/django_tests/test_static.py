@@ -89,7 +89,8 @@ def test_rerun_uploads_nothing(settings: Any, config: R2Config, assets: Path) ->
     log = RequestLog(storage.store)
     collectstatic()
     assert put_keys(log) == []
-    assert "DeleteObject" not in log.operations and "DeleteObjects" not in log.operations
+    assert "DeleteObject" not in log.operations
+    assert "DeleteObjects" not in log.operations
     assert log.operations.count("ListObjectsV2") == 1
     assert "HeadObject" not in log.operations
 
