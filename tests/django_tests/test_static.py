@@ -8,6 +8,7 @@ from typing import Any
 
 import django
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 from django.core.management import call_command
 from django.template import Context, Template
@@ -166,3 +167,16 @@ def test_static_storage_defaults_to_static_location(config: R2Config) -> None:
     storage = R2StaticStorage(**r2_options(config, public_url=PUBLIC))
     assert storage.store.config.location == "static"
     assert storage.url("a b.css") == f"{PUBLIC}/static/a%20b.css"
+
+
+def test_storages_from_env_rejects_a_bad_r2_static(env: dict[str, str]) -> None:
+    """An R2_STATIC that is not a boolean is ImproperlyConfigured naming it."""
+    with pytest.raises(ImproperlyConfigured, match="R2_STATIC"):
+        storages_from_env({**env, "R2_STATIC": "sometimes"})
+
+
+def test_storages_from_env_keeps_media_options_off_static(env: dict[str, str]) -> None:
+    """The static storage gets the R2 options, not media's location or overwrite rule."""
+    options = {"location": "media", "allow_overwrite": True, "public_url": PUBLIC}
+    static = storages_from_env({**env, "R2_STATIC": "true"}, options=options)["staticfiles"]
+    assert static["OPTIONS"] == {"public_url": PUBLIC}
