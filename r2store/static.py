@@ -10,7 +10,7 @@ import posixpath
 import threading
 import time
 from datetime import datetime, timezone
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from .keys import object_key, relative_key
 from .objects import ObjectStat
@@ -75,6 +75,13 @@ class StaticIndex:
         self._lock = threading.Lock()
         self._objects: dict[str, ObjectStat] = {}
         self._listed_at: float | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Locks do not pickle; a copy lists again on first use.
+        return {"store": self._store, "ttl": self._ttl}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["store"], ttl=state["ttl"])  # type: ignore[misc]
 
     def key(self, name: str) -> str:
         """*name* as listings spell it: checked and normalised by the one key normaliser."""

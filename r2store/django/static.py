@@ -71,10 +71,10 @@ class R2StaticStorage(R2Storage):
             body = io.BytesIO(body)
         md5, size = file_digest(body)
         config = self.store.config
+        assert isinstance(config, R2Config)  # as __init__ made it
         with _django_errors():
             self._pending_deletes.discard(self.index.key(name))
-            part_size: int = getattr(config, "multipart_chunksize", 0) or size or 1
-            if holds(self.index.get(name), body, md5, size, part_size):
+            if holds(self.index.get(name), body, md5, size, config.multipart_chunksize):
                 return
             self.store.save(
                 name,
@@ -82,8 +82,8 @@ class R2StaticStorage(R2Storage):
                 overwrite=True,
                 cache_control=cache_control_for(name, md5, config.cache_control or ""),
             )
-        plain_etag = size <= getattr(config, "multipart_threshold", size)
-        self.index.written(name, size, md5 if plain_etag else None)
+        # A multipart upload's ETag is not the MD5: leave it unknown, to be listed again.
+        self.index.written(name, size, md5 if size <= config.multipart_threshold else None)
 
     def delete(self, name: str) -> None:
         with _django_errors():

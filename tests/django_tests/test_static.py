@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
 import django
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.management import call_command
 from django.template import Context, Template
@@ -180,3 +182,11 @@ def test_storages_from_env_keeps_media_options_off_static(env: dict[str, str]) -
     options = {"location": "media", "allow_overwrite": True, "public_url": PUBLIC}
     static = storages_from_env({**env, "R2_STATIC": "true"}, options=options)["staticfiles"]
     assert static["OPTIONS"] == {"public_url": PUBLIC}
+
+
+def test_static_storage_pickles(config: R2Config) -> None:
+    """A static storage survives pickling, its listing made again by the copy."""
+    storage = R2StaticStorage(**r2_options(config, public_url=PUBLIC))
+    storage.save("a.css", ContentFile(b"a {}"))
+    copy = pickle.loads(pickle.dumps(storage))
+    assert copy.exists("a.css")
