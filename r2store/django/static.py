@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,6 +22,10 @@ from .storage import R2Storage, _body, _config, _django_errors
 __all__ = ["R2ManifestStaticStorage", "R2StaticStorage"]
 
 _DEFAULT_LOCATION = "static"
+# Post-processing's parallel uploads: threads, and the largest file read into memory for one
+# (a larger file goes up from the calling thread, streamed).
+_UPLOAD_THREADS = 8
+_BACKGROUND_MAX_SIZE = 1024 * 1024
 
 
 class R2StaticStorage(R2Storage):
@@ -57,6 +62,9 @@ class R2StaticStorage(R2Storage):
         # Deletes put off while Django post-processes (see R2ManifestStaticStorage).
         self._deferring = False
         self._pending_deletes: set[str] = set()
+        # Uploads in the background, while post-processing (see R2ManifestStaticStorage).
+        self._pool: ThreadPoolExecutor | None = None
+        self._uploads: list[Future[str]] = []
 
     def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
         """How migrations record this storage: by its public path, without secrets."""
@@ -76,12 +84,15 @@ class R2StaticStorage(R2Storage):
             self._pending_deletes.discard(self.index.key(name))
             if holds(self.index.get(name), body, md5, size, config.multipart_chunksize):
                 return
-            self.store.save(
-                name,
-                body,
-                overwrite=True,
-                cache_control=cache_control_for(name, md5, config.cache_control or ""),
-            )
+            cache_control = cache_control_for(name, md5, config.cache_control or "")
+            if self._pool is not None and size <= _BACKGROUND_MAX_SIZE:
+                # Django closes the file when save() returns: upload its bytes.
+                future = self._pool.submit(
+                    self.store.save, name, body.read(), overwrite=True, cache_control=cache_control
+                )
+                self._uploads.append(future)
+            else:
+                self.store.save(name, body, overwrite=True, cache_control=cache_control)
         # A multipart upload's ETag is not the MD5: leave it unknown, to be listed again.
         self.index.written(name, size, md5 if size <= config.multipart_threshold else None)
 
@@ -93,6 +104,15 @@ class R2StaticStorage(R2Storage):
                 return
             self.store.delete(name)
             self.index.forget(name)
+
+    def _wait_uploads(self) -> None:
+        """Wait for the background uploads; raise the first error any of them met."""
+        uploads, self._uploads = self._uploads, []
+        errors = [error for error in (future.exception() for future in uploads) if error]
+        if errors:
+            self.index.clear()  # it recorded the failed uploads as written
+            with _django_errors():
+                raise errors[0]
 
     def _flush_deletes(self) -> None:
         """Send the deletes put off and not cancelled by a save of the same name."""
@@ -132,6 +152,8 @@ class R2ManifestStaticStorage(ManifestFilesMixin, R2StaticStorage):  # type: ign
     """:class:`R2StaticStorage` with Django's hashed names and ``staticfiles.json``
     manifest (``ManifestFilesMixin``): hashed files are cached for a year.
 
+    Post-processing uploads the hashed files in parallel (8 threads; a file is read into
+    memory for it, up to 1 MiB), and the manifest only once they are all there.
     Django's post-processing deletes each CSS and JS file's hashed name and saves it
     again, on every run and in every pass; here such a delete waits, a save of the same
     name cancels it (and is skipped when the content is the same), and the deletes
@@ -141,9 +163,25 @@ class R2ManifestStaticStorage(ManifestFilesMixin, R2StaticStorage):  # type: ign
 
     def post_process(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         self._deferring = True
+        self._pool = ThreadPoolExecutor(_UPLOAD_THREADS, thread_name_prefix="r2store-static")
         try:
             yield from super().post_process(*args, **kwargs)
-        finally:
-            self._deferring = False
+            self._wait_uploads()
             with _django_errors():
                 self._flush_deletes()
+        finally:
+            self._deferring = False
+            self._pending_deletes = set()  # after a failure, old files stay
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._uploads = []
+
+    def save_manifest(self) -> None:
+        """Write ``staticfiles.json`` once every file it names is uploaded: a page never
+        refers to a file that is not there yet."""
+        self._wait_uploads()
+        pool, self._pool = self._pool, None  # the manifest goes up in this thread
+        try:
+            super().save_manifest()
+        finally:
+            self._pool = pool

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,19 @@ def test_static_storage_pickles(config: R2Config) -> None:
     storage.save("a.css", ContentFile(b"a {}"))
     copy = pickle.loads(pickle.dumps(storage))
     assert copy.exists("a.css")
+
+
+def test_post_processing_uploads_in_parallel(settings: Any, config: R2Config, assets: Path) -> None:
+    """Hashed files go up from worker threads; the manifest after all of them."""
+    storage = use_static(settings, config, assets, "R2ManifestStaticStorage")
+    threads: list[str] = []
+    storage.store.request_hooks.append(
+        lambda method, url: (
+            threads.append(threading.current_thread().name) if method == "PUT" else None
+        )
+    )
+    log = RequestLog(storage.store)
+    collectstatic()
+    keys = [p["Key"] for p in log.params if "Body" in p]
+    assert keys[-1] == "static/staticfiles.json"
+    assert any(name.startswith("r2store-static") for name in threads)
