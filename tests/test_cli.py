@@ -1075,12 +1075,16 @@ def test_local_presign_without_a_signing_key_is_an_error(local: Run) -> None:
     assert "USE_R2=true" in last
 
 
-def test_local_presign_of_a_put_is_an_error(local: Run, monkeypatch: pytest.MonkeyPatch) -> None:
-    """presign --method PUT in local mode is refused (uploads go through the app), exit 2."""
+def test_local_presign_of_a_put_is_a_signed_proxy_put(
+    local: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """presign --method PUT in local mode gives a media proxy URL signed for that PUT."""
     monkeypatch.setenv("R2_PROXY_SIGNING_KEY", LOCAL_SIGNING_KEY)
     result = local("presign", "a.txt", "--method", "PUT")
-    assert result.code == 2
-    assert "r2store: error: local mode cannot presign PUT" in result.err
+    assert result.code == 0
+    assert result.out.startswith("/media-proxy/a.txt?")
+    assert "method=PUT" in result.out
+    assert "signature=" in result.out
 
 
 @pytest.mark.parametrize(
