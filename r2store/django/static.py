@@ -4,6 +4,8 @@ only; what the bucket holds and how files are cached is decided in :mod:`r2store
 from __future__ import annotations
 
 import io
+import logging
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -18,6 +20,8 @@ from ..config import R2Config
 from ..static import SHORT_CACHE_CONTROL, StaticIndex, cache_control_for, file_digest, holds
 from ..store import R2Store
 from .storage import R2Storage, _body, _config, _django_errors
+
+logger = logging.getLogger("r2store.django")
 
 __all__ = ["R2ManifestStaticStorage", "R2StaticStorage"]
 
@@ -59,9 +63,11 @@ class R2StaticStorage(R2Storage):
         self.allow_overwrite = True
         self.store = R2Store(config)
         self.index = StaticIndex(self.store)
-        # Deletes put off while Django post-processes (see R2ManifestStaticStorage).
+        # Deletes put off (see delete()); while Django post-processes, until it ends (see
+        # R2ManifestStaticStorage). One set for the storage's life: the finalizer holds it.
         self._deferring = False
         self._pending_deletes: set[str] = set()
+        weakref.finalize(self, _send_deletes, self.store, self._pending_deletes)
         # Uploads in the background, while post-processing (see R2ManifestStaticStorage).
         self._pool: ThreadPoolExecutor | None = None
         self._uploads: list[Future[str]] = []
@@ -81,7 +87,9 @@ class R2StaticStorage(R2Storage):
         config = self.store.config
         assert isinstance(config, R2Config)  # as __init__ made it
         with _django_errors():
+            # The save that follows collectstatic's delete of the same name cancels it.
             self._pending_deletes.discard(self.index.key(name))
+            self._settle()
             if holds(self.index.get(name), body, md5, size, config.multipart_chunksize):
                 return
             cache_control = cache_control_for(name, md5, config.cache_control or "")
@@ -97,13 +105,24 @@ class R2StaticStorage(R2Storage):
         self.index.written(name, size, md5 if size <= config.multipart_threshold else None)
 
     def delete(self, name: str) -> None:
+        """Delete *name*, at the storage's next call that is not a save of the same name.
+
+        collectstatic deletes every file whose source is newer than its object (after a
+        fresh checkout or a Docker build: all of them) and saves it again at once. Put
+        off, the delete is cancelled by that save, which costs nothing when the content
+        is the same; and the live site's file is never missing in between. While
+        post-processing, deletes wait for its end. One left at the end of the process is
+        sent then.
+        """
         with _django_errors():
-            if self._deferring:
-                # The listed object stays known: a save of the same content skips it.
-                self._pending_deletes.add(self.index.key(name))
-                return
-            self.store.delete(name)
-            self.index.forget(name)
+            self._settle()
+            # The listed object stays known: a save of the same content skips it.
+            self._pending_deletes.add(self.index.key(name))
+
+    def _settle(self) -> None:
+        """Send the deletes put off, unless post-processing is gathering them."""
+        if not self._deferring:
+            self._flush_deletes()
 
     def _wait_uploads(self) -> None:
         """Wait for the background uploads; raise the first error any of them met."""
@@ -116,9 +135,10 @@ class R2StaticStorage(R2Storage):
 
     def _flush_deletes(self) -> None:
         """Send the deletes put off and not cancelled by a save of the same name."""
-        pending, self._pending_deletes = self._pending_deletes, set()
+        pending = sorted(self._pending_deletes)
+        self._pending_deletes.clear()
         if pending:
-            self.store.delete_many(sorted(pending))
+            self.store.delete_many(pending)
         for key in pending:
             self.index.forget(key)
 
@@ -126,6 +146,7 @@ class R2StaticStorage(R2Storage):
         if not name.strip("/"):
             return True  # the root, which collectstatic --clear asks about
         with _django_errors():
+            self._settle()
             return (
                 self.index.get(name) is not None
                 and self.index.key(name) not in self._pending_deletes
@@ -133,11 +154,13 @@ class R2StaticStorage(R2Storage):
 
     def size(self, name: str) -> int:
         with _django_errors():
+            self._settle()
             stat = self.index.get(name)
         return stat.size if stat is not None else super().size(name)
 
     def get_modified_time(self, name: str) -> datetime:
         with _django_errors():
+            self._settle()
             stat = self.index.get(name)
         if stat is None or stat.last_modified is None:
             return super().get_modified_time(name)
@@ -146,6 +169,27 @@ class R2StaticStorage(R2Storage):
         from django.utils.timezone import get_default_timezone, make_naive
 
         return make_naive(stat.last_modified, get_default_timezone())
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        with _django_errors():
+            self._settle()
+        return super().listdir(path)
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        with _django_errors():
+            self._settle()
+        return super()._open(name, mode)
+
+
+def _send_deletes(store: R2Store, pending: set[str]) -> None:
+    """Send the deletes a storage left put off when it goes (at the latest, at exit)."""
+    if not pending:
+        return
+    try:
+        store.delete_many(sorted(pending))
+    except Exception:
+        logger.warning("static files: %d deletes could not be sent", len(pending), exc_info=True)
+    pending.clear()
 
 
 class R2ManifestStaticStorage(ManifestFilesMixin, R2StaticStorage):  # type: ignore[misc]
@@ -171,7 +215,7 @@ class R2ManifestStaticStorage(ManifestFilesMixin, R2StaticStorage):  # type: ign
                 self._flush_deletes()
         finally:
             self._deferring = False
-            self._pending_deletes = set()  # after a failure, old files stay
+            self._pending_deletes.clear()  # after a failure, old files stay
             pool, self._pool = self._pool, None
             pool.shutdown(wait=True, cancel_futures=True)
             self._uploads = []

@@ -99,6 +99,34 @@ def test_rerun_uploads_nothing(settings: Any, config: R2Config, assets: Path) ->
     assert "HeadObject" not in log.operations
 
 
+@pytest.mark.parametrize("backend", ["R2StaticStorage", "R2ManifestStaticStorage"])
+def test_rerun_after_a_fresh_checkout_uploads_nothing(
+    settings: Any, config: R2Config, assets: Path, backend: str
+) -> None:
+    """When every source file is newer than its object (a new checkout, a Docker build),
+    collectstatic still sends no PUT and no delete for content the bucket holds."""
+    storage = use_static(settings, config, assets, backend)
+    collectstatic()
+    for path in assets.rglob("*"):
+        os.utime(path, (4_000_000_000, 4_000_000_000))
+    storage.index.clear()
+    log = RequestLog(storage.store)
+    collectstatic()
+    assert put_keys(log) == []
+    assert "DeleteObject" not in log.operations
+    assert "DeleteObjects" not in log.operations
+
+
+def test_a_delete_alone_is_sent_at_the_next_call(config: R2Config) -> None:
+    """A delete not followed by a save of the same name reaches the bucket by the
+    storage's next call: exists() already says the file is gone."""
+    storage = R2StaticStorage(**r2_options(config, public_url=PUBLIC))
+    storage.save("gone.txt", ContentFile(b"x"))
+    storage.delete("gone.txt")
+    assert not storage.exists("gone.txt")
+    assert not R2Store(config).exists("static/gone.txt")
+
+
 def test_changed_file_uploads_one_object(settings: Any, config: R2Config, assets: Path) -> None:
     """After one file changes, collectstatic uploads that one object and nothing else."""
     storage = use_static(settings, config, assets, "R2StaticStorage")
