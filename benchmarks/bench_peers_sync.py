@@ -93,6 +93,8 @@ def commands(
             [sys.executable, "-m", "r2store", "sync", str(local), prefix],
             env
             | {
+                # The command works on the local folder unless USE_R2 says R2.
+                "USE_R2": "true",
                 "R2_ENDPOINT_URL": endpoint,
                 "R2_BUCKET_NAME": "bench-r2store",
                 "R2_ACCESS_KEY_ID": ACCESS_KEY_ID,

@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
 
         env = clean_env()
         r2_env = env | {
+            # The command works on the local folder unless USE_R2 says R2.
+            "USE_R2": "true",
             "R2_ENDPOINT_URL": endpoint,
             "R2_BUCKET_NAME": "bench-r2store",
             "R2_ACCESS_KEY_ID": ACCESS_KEY_ID,
