@@ -169,6 +169,8 @@ def store_with(relay_store: R2Store) -> Iterator[Callable[..., R2Store]]:
         each.close()
 
 
+#: A read timeout for the tests that count attempts but do not stall (see counted_store).
+STEADY_READ_TIMEOUT = 5.0
 #: Changes for a store that tries once: a persistent stall then costs one timeout, not five.
 #: (That timeouts are retried is shown by the transient stall tests.)
 ONE_ATTEMPT = {"client_config": Config(retries={"mode": "standard", "total_max_attempts": 1})}
@@ -221,17 +223,29 @@ READS = {
 @pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("name", list(READS))
 def test_a_transient_read_fault_is_retried(
-    faulty: R2Store, relay: Relay, backoffs: Backoffs, name: str, fault: str
+    faulty: R2Store,
+    relay: Relay,
+    backoffs: Backoffs,
+    store_with: Callable[..., R2Store],
+    name: str,
+    fault: str,
 ) -> None:
     """A read that fails fewer times than the retry budget succeeds, after backoffs."""
     op = READS[name]
     times = 1 if fault == "stall" else 2
     queued = FAULTS[fault](relay, op.method, op.path, times)
 
-    assert op.check(op.call(faulty))
+    assert op.check(op.call(counted_store(fault, faulty, store_with)))
     assert queued.fired == times
     assert relay.count(op.method, op.path) == times + 1
     assert backoffs.transport == list(range(1, times + 1))
+
+
+def counted_store(fault: str, faulty: R2Store, store_with: Callable[..., R2Store]) -> R2Store:
+    """The store for a test that counts attempts: the relay's short read timeout is for
+    stalls; for any other fault, one long enough that moto answering slowly on a busy
+    machine is not a timeout -- retried, it would be one attempt more than the faults."""
+    return faulty if fault == "stall" else store_with(read_timeout=STEADY_READ_TIMEOUT)
 
 
 def fail_every_attempt(
@@ -319,6 +333,7 @@ UNWRITTEN: dict[str, dict[str, bytes | None]] = {
 def test_a_transient_write_fault_is_retried(
     faulty: R2Store,
     relay: Relay,
+    store_with: Callable[..., R2Store],
     direct: Any,
     bucket: str,
     backoffs: Backoffs,
@@ -330,7 +345,7 @@ def test_a_transient_write_fault_is_retried(
     times = 1 if fault == "stall" else 2
     queued = FAULTS[fault](relay, op.method, op.path, times)
 
-    op.call(faulty)
+    op.call(counted_store(fault, faulty, store_with))
 
     assert queued.fired == times
     assert relay.count(op.method, op.path) == times + 1
