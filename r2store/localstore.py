@@ -438,13 +438,8 @@ class LocalStore:
         file, and a failed write leaves nothing behind.
         """
         full = self._key(key)
-        headers = write_headers(
-            key,
-            content_type=content_type,
-            metadata=metadata,
-            cache_control=cache_control or self.config.cache_control,
-            content_disposition=content_disposition,
-            content_encoding=content_encoding,
+        headers = self._write_headers(
+            key, content_type, metadata, cache_control, content_disposition, content_encoding
         )
         return self._save(key, full, content, headers=headers, overwrite=overwrite)
 
@@ -461,16 +456,31 @@ class LocalStore:
         """A writable binary file; closing it stores what was written under *key*, with
         :meth:`save`'s guarantees; leaving a ``with`` block on an exception stores nothing."""
         full = self._key(key)
-        headers = write_headers(
+        headers = self._write_headers(
+            key, content_type, metadata, cache_control, content_disposition, None
+        )
+        return ObjectWriter(
+            key, partial(self._save, key, full, headers=headers, overwrite=overwrite)
+        )
+
+    def _write_headers(
+        self,
+        key: str,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        cache_control: str | None,
+        content_disposition: str | None,
+        content_encoding: str | None,
+    ) -> dict[str, Any]:
+        """What a write stores beside the bytes, checked before anything is written;
+        ``cache_control`` defaults to the configuration's, as on R2."""
+        return write_headers(
             key,
             content_type=content_type,
             metadata=metadata,
             cache_control=cache_control or self.config.cache_control,
             content_disposition=content_disposition,
-            content_encoding=None,
-        )
-        return ObjectWriter(
-            key, partial(self._save, key, full, headers=headers, overwrite=overwrite)
+            content_encoding=content_encoding,
         )
 
     def _save(
