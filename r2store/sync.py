@@ -103,6 +103,21 @@ class SyncReport:
         """True when nothing failed."""
         return not self.failed
 
+    def summary(self) -> str:
+        """One line for people: what was (or would be) uploaded, skipped, deleted, failed."""
+        from .diagnostics import format_size
+
+        uploaded, deleted = (
+            ("Would upload", "would delete") if self.dry_run else ("Uploaded", "deleted")
+        )
+        line = (
+            f"{uploaded} {len(self.uploaded)} file(s) ({format_size(self.bytes_uploaded)}), "
+            f"skipped {len(self.skipped)} unchanged, {deleted} {len(self.deleted)}"
+        )
+        if self.failed:
+            line += f", {len(self.failed)} failed"
+        return line + "."
+
 
 @attrs.frozen
 class _LocalFile:

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..diagnostics import format_size
 from ._args import positive
 from ._context import EXIT_INTERRUPTED, EXIT_OK, PROG, AddCommand, CommandError, Context
 from ._output import Progress, err, out, show
@@ -98,11 +97,4 @@ def _summarise(report: SyncReport, verbose: int) -> None:
     for path, message in report.failed:
         # repr: a file name may hold control characters or undecodable bytes.
         err(f"failed: {path!r}: {message}")
-    uploaded, deleted = ("Would upload", "would delete") if would else ("Uploaded", "deleted")
-    summary = (
-        f"{uploaded} {len(report.uploaded)} file(s) ({format_size(report.bytes_uploaded)}), "
-        f"skipped {len(report.skipped)} unchanged, {deleted} {len(report.deleted)}"
-    )
-    if report.failed:
-        summary += f", {len(report.failed)} failed"
-    out(summary + ".")
+    out(report.summary())

@@ -9,7 +9,6 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ....diagnostics import format_size
 from ....errors import R2StoreError
 from ....store import R2Store
 from ....sync import SyncReport, sync_directory
@@ -124,12 +123,5 @@ class Command(BaseCommand):
         for path, message in report.failed:
             # repr: a file name may hold control characters or undecodable bytes.
             self.stderr.write(f"failed: {path!r}: {message}")
-        uploaded, deleted = ("Would upload", "would delete") if would else ("Uploaded", "deleted")
-        summary = (
-            f"{uploaded} {len(report.uploaded)} file(s) ({format_size(report.bytes_uploaded)}), "
-            f"skipped {len(report.skipped)} unchanged, {deleted} {len(report.deleted)}"
-        )
-        if report.failed:
-            summary += f", {len(report.failed)} failed"
         style = self.style.WARNING if report.failed else self.style.SUCCESS
-        self.stdout.write(style(summary + "."))
+        self.stdout.write(style(report.summary()))
