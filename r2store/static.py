@@ -9,6 +9,7 @@ import hashlib
 import posixpath
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "IMMUTABLE_CACHE_CONTROL",
     "SHORT_CACHE_CONTROL",
     "StaticIndex",
+    "UploadQueue",
     "cache_control_for",
     "file_digest",
     "holds",
@@ -137,3 +139,71 @@ def holds(stat: ObjectStat | None, file: IO[bytes], md5: str, size: int, part_si
         return _matches(file, size, stat, part_size)
     finally:
         file.seek(0)
+
+
+class UploadQueue:
+    """Saves to *store* from *threads* worker threads, for a batch of small files
+    (collectstatic's).
+
+    At most *window* saves are queued or running, so memory stays bounded when the
+    files come faster than they go up; two saves of one key go up in order. The first
+    error a save meets is raised by the next :meth:`submit`, :meth:`drain` or
+    :meth:`close`: a batch stops at its first failure instead of carrying on for
+    minutes.
+    """
+
+    def __init__(self, store: Store, *, threads: int = 8, window: int = 64) -> None:
+        self._store = store
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="r2store-static")
+        self._room = threading.BoundedSemaphore(window)
+        self._running: dict[str, Future[str]] = {}
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+
+    def submit(self, key: str, data: bytes, **options: Any) -> None:
+        """Save *data* under *key* (``store.save(key, data, **options)``) in the
+        background."""
+        self.wait_for(key)
+        self._room.acquire()
+        try:
+            self.check()
+            future = self._pool.submit(self._store.save, key, data, **options)
+        except BaseException:
+            self._room.release()
+            raise
+        self._running[key] = future
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[str]) -> None:
+        self._room.release()
+        error = None if future.cancelled() else future.exception()
+        if error is not None:
+            with self._lock:
+                self._error = self._error or error
+
+    def check(self) -> None:
+        """Raise the first error a save met, if any."""
+        with self._lock:
+            error = self._error
+        if error is not None:
+            raise error
+
+    def wait_for(self, key: str) -> None:
+        """Wait until the save of *key* under way, if any, is done."""
+        future = self._running.pop(key, None)
+        if future is not None:
+            future.exception()  # waits; _done records an error, raised below
+        self.check()
+
+    def drain(self) -> None:
+        """Wait until every save submitted is done."""
+        running, self._running = self._running, {}
+        for future in running.values():
+            future.exception()
+        self.check()
+
+    def close(self) -> None:
+        """Cancel the saves not started, wait for the rest, and stop the threads. Raises
+        nothing: call :meth:`drain` first to learn whether every save went up."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._running = {}

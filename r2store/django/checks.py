@@ -20,7 +20,7 @@ from ..diagnostics import endpoint_warnings
 if TYPE_CHECKING:
     from ..protocol import URLSettings
 
-__all__ = ["check_local_mode_deploy", "check_r2store"]
+__all__ = ["check_local_mode_deploy", "check_r2store", "check_r2store_static"]
 
 _BACKENDS = frozenset({"r2store.django.R2Storage", "r2store.django.LocalStorage"})
 _ENDPOINT_WARNING_IDS = {"plain-http": "r2store.W003", "not-r2": "r2store.W004"}
@@ -138,5 +138,36 @@ def check_local_mode_deploy(app_configs: Any = None, **kwargs: Any) -> list[chec
             hint="Set USE_R2=true and the R2_* variables in production; keep local mode "
             "for development.",
             id="r2store.W005",
+        )
+    ]
+
+
+@checks.register(checks.Tags.staticfiles)
+def check_r2store_static(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when static files go to R2 but ``collectstatic`` is Django's own, which
+    hands the storage one file at a time with no end to wait at: each upload then
+    finishes before the next file starts."""
+    from django.core.management import get_commands
+    from django.utils.module_loading import import_string
+
+    from .static import R2StaticStorage
+
+    storages: dict[str, Any] = getattr(settings, "STORAGES", {}) or {}
+    backend = (storages.get("staticfiles") or {}).get("BACKEND")
+    try:
+        storage_class = import_string(backend) if backend else None
+    except ImportError:
+        return []  # Django reports a backend it cannot import
+    if not (isinstance(storage_class, type) and issubclass(storage_class, R2StaticStorage)):
+        return []
+    if get_commands().get("collectstatic") == "r2store.django":
+        return []
+    return [
+        checks.Warning(
+            "static files go to R2, but collectstatic is Django's own, which uploads "
+            "them one at a time.",
+            hint="List 'r2store.django' before 'django.contrib.staticfiles' in "
+            "INSTALLED_APPS: its collectstatic uploads from 8 threads.",
+            id="r2store.W006",
         )
     ]

@@ -3,11 +3,11 @@ only; what the bucket holds and how files are cached is decided in :mod:`r2store
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import weakref
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,7 +17,14 @@ from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.views.decorators.debug import sensitive_variables
 
 from ..config import R2Config
-from ..static import SHORT_CACHE_CONTROL, StaticIndex, cache_control_for, file_digest, holds
+from ..static import (
+    SHORT_CACHE_CONTROL,
+    StaticIndex,
+    UploadQueue,
+    cache_control_for,
+    file_digest,
+    holds,
+)
 from ..store import R2Store
 from .storage import R2Storage, _body, _config, _django_errors
 
@@ -26,9 +33,8 @@ logger = logging.getLogger("r2store.django")
 __all__ = ["R2ManifestStaticStorage", "R2StaticStorage"]
 
 _DEFAULT_LOCATION = "static"
-# Post-processing's parallel uploads: threads, and the largest file read into memory for one
-# (a larger file goes up from the calling thread, streamed).
-_UPLOAD_THREADS = 8
+# The largest file read into memory to go up in the background (see uploading()); a larger
+# one goes up from the calling thread, streamed.
 _BACKGROUND_MAX_SIZE = 1024 * 1024
 
 
@@ -47,6 +53,8 @@ class R2StaticStorage(R2Storage):
     holds is read from one listing (see :class:`~r2store.static.StaticIndex`):
     ``exists``, ``size`` and ``get_modified_time`` cost no request, and a file
     whose content the bucket already holds (same size and MD5) is not uploaded.
+    Inside :meth:`uploading` (all of r2store's ``collectstatic``), files go up in
+    the background; outside it, each save returns once its file is in the bucket.
     """
 
     @sensitive_variables("options")
@@ -63,14 +71,12 @@ class R2StaticStorage(R2Storage):
         self.allow_overwrite = True
         self.store = R2Store(config)
         self.index = StaticIndex(self.store)
-        # Deletes put off (see delete()); while Django post-processes, until it ends (see
-        # R2ManifestStaticStorage). One set for the storage's life: the finalizer holds it.
-        self._deferring = False
+        # Deletes put off (see delete()); inside uploading(), until its end. One set for
+        # the storage's life: the finalizer holds it.
         self._pending_deletes: set[str] = set()
         weakref.finalize(self, _send_deletes, self.store, self._pending_deletes)
-        # Uploads in the background, while post-processing (see R2ManifestStaticStorage).
-        self._pool: ThreadPoolExecutor | None = None
-        self._uploads: list[Future[str]] = []
+        # Uploads in the background, inside uploading().
+        self._queue: UploadQueue | None = None
 
     def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
         """How migrations record this storage: by its public path, without secrets."""
@@ -86,23 +92,58 @@ class R2StaticStorage(R2Storage):
         md5, size = file_digest(body)
         config = self.store.config
         assert isinstance(config, R2Config)  # as __init__ made it
+        key = self.index.key(name)
         with _django_errors():
             # The save that follows collectstatic's delete of the same name cancels it.
-            self._pending_deletes.discard(self.index.key(name))
+            self._pending_deletes.discard(key)
             self._settle()
             if holds(self.index.get(name), body, md5, size, config.multipart_chunksize):
                 return
             cache_control = cache_control_for(name, md5, config.cache_control or "")
-            if self._pool is not None and size <= _BACKGROUND_MAX_SIZE:
+            if self._queue is not None and size <= _BACKGROUND_MAX_SIZE:
                 # Django closes the file when save() returns: upload its bytes.
-                future = self._pool.submit(
-                    self.store.save, name, body.read(), overwrite=True, cache_control=cache_control
-                )
-                self._uploads.append(future)
+                self._queue.submit(key, body.read(), overwrite=True, cache_control=cache_control)
             else:
-                self.store.save(name, body, overwrite=True, cache_control=cache_control)
+                if self._queue is not None:
+                    self._queue.wait_for(key)
+                self.store.save(key, body, overwrite=True, cache_control=cache_control)
         # A multipart upload's ETag is not the MD5: leave it unknown, to be listed again.
         self.index.written(name, size, md5 if size <= config.multipart_threshold else None)
+
+    @contextlib.contextmanager
+    def uploading(self) -> Iterator[None]:
+        """Upload in the background, from 8 threads, until the block ends; then wait
+        for every upload, and send the deletes put off meanwhile.
+
+        The first upload that fails is raised by the storage's next call, or at the
+        block's end; then no delete put off is sent, so the files pages refer to stay.
+        Reads wait for the uploads first, so they see the files saved. r2store's
+        ``collectstatic`` runs in one such block; post-processing runs in one too. A
+        block inside another is part of it.
+        """
+        if self._queue is not None:
+            yield
+            return
+        self._queue = UploadQueue(self.store)
+        try:
+            yield
+            with _django_errors():
+                self._drain()
+                self._flush_deletes()
+        finally:
+            queue, self._queue = self._queue, None
+            queue.close()
+            self._pending_deletes.clear()  # after a failure, old files stay
+
+    def _drain(self) -> None:
+        """Wait for the background uploads; raise the first error any of them met."""
+        if self._queue is None:
+            return
+        try:
+            self._queue.drain()
+        except Exception:
+            self.index.clear()  # it recorded the failed uploads as written
+            raise
 
     def delete(self, name: str) -> None:
         """Delete *name*, at the storage's next call that is not a save of the same name.
@@ -110,8 +151,8 @@ class R2StaticStorage(R2Storage):
         collectstatic deletes every file whose source is newer than its object (after a
         fresh checkout or a Docker build: all of them) and saves it again at once. Put
         off, the delete is cancelled by that save, which costs nothing when the content
-        is the same; and the live site's file is never missing in between. While
-        post-processing, deletes wait for its end. One left at the end of the process is
+        is the same; and the live site's file is never missing in between. Inside
+        :meth:`uploading`, deletes wait for its end. One left at the end of the process is
         sent then.
         """
         with _django_errors():
@@ -120,18 +161,12 @@ class R2StaticStorage(R2Storage):
             self._pending_deletes.add(self.index.key(name))
 
     def _settle(self) -> None:
-        """Send the deletes put off, unless post-processing is gathering them."""
-        if not self._deferring:
+        """Send the deletes put off, unless a batch (:meth:`uploading`) is gathering
+        them; raise the first error a background upload met."""
+        if self._queue is None:
             self._flush_deletes()
-
-    def _wait_uploads(self) -> None:
-        """Wait for the background uploads; raise the first error any of them met."""
-        uploads, self._uploads = self._uploads, []
-        errors = [error for error in (future.exception() for future in uploads) if error]
-        if errors:
-            self.index.clear()  # it recorded the failed uploads as written
-            with _django_errors():
-                raise errors[0]
+        else:
+            self._queue.check()
 
     def _flush_deletes(self) -> None:
         """Send the deletes put off and not cancelled by a save of the same name."""
@@ -173,11 +208,13 @@ class R2StaticStorage(R2Storage):
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         with _django_errors():
             self._settle()
+            self._drain()  # a listing shows what went up
         return super().listdir(path)
 
     def _open(self, name: str, mode: str = "rb") -> Any:
         with _django_errors():
             self._settle()
+            self._drain()  # post-processing reads back files saved a moment ago
         return super()._open(name, mode)
 
 
@@ -196,36 +233,22 @@ class R2ManifestStaticStorage(ManifestFilesMixin, R2StaticStorage):  # type: ign
     """:class:`R2StaticStorage` with Django's hashed names and ``staticfiles.json``
     manifest (``ManifestFilesMixin``): hashed files are cached for a year.
 
-    Post-processing uploads the hashed files in parallel (8 threads; a file is read into
-    memory for it, up to 1 MiB), and the manifest only once they are all there.
-    Django's post-processing deletes each CSS and JS file's hashed name and saves it
-    again, on every run and in every pass; here such a delete waits, a save of the same
-    name cancels it (and is skipped when the content is the same), and the deletes
-    left are sent together when post-processing ends. A re-run without changes writes
-    nothing.
+    Post-processing runs in :meth:`~R2StaticStorage.uploading`, whichever
+    ``collectstatic`` runs it: the hashed files go up in parallel, and the manifest
+    only once they are all there. Django's post-processing deletes each CSS and JS
+    file's hashed name and saves it again, on every run and in every pass; here such
+    a delete waits, a save of the same name cancels it (and is skipped when the
+    content is the same), and the deletes left are sent together at the end. A re-run
+    without changes writes nothing.
     """
 
     def post_process(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        self._deferring = True
-        self._pool = ThreadPoolExecutor(_UPLOAD_THREADS, thread_name_prefix="r2store-static")
-        try:
+        with self.uploading():
             yield from super().post_process(*args, **kwargs)
-            self._wait_uploads()
-            with _django_errors():
-                self._flush_deletes()
-        finally:
-            self._deferring = False
-            self._pending_deletes.clear()  # after a failure, old files stay
-            pool, self._pool = self._pool, None
-            pool.shutdown(wait=True, cancel_futures=True)
-            self._uploads = []
 
     def save_manifest(self) -> None:
         """Write ``staticfiles.json`` once every file it names is uploaded: a page never
         refers to a file that is not there yet."""
-        self._wait_uploads()
-        pool, self._pool = self._pool, None  # the manifest goes up in this thread
-        try:
-            super().save_manifest()
-        finally:
-            self._pool = pool
+        with _django_errors():
+            self._drain()
+        super().save_manifest()

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import attrs
 import django
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -18,12 +19,19 @@ from django.template import Context, Template
 
 from r2store import R2Config, R2Store
 from r2store.django import R2ManifestStaticStorage, R2StaticStorage, storages_from_env
+from r2store.django.checks import check_r2store_static
 from r2store.static import IMMUTABLE_CACHE_CONTROL, SHORT_CACHE_CONTROL
 
+from .. import faults
 from ..conftest import RequestLog, s3_client
+from ..faults import ALWAYS, Relay
 from .conftest import r2_options
 
 PUBLIC = "https://static.example.com"
+
+# The fault relay's fixtures, used here by name.
+relay = faults.relay
+relay_bucket = faults.relay_bucket
 
 
 @pytest.fixture
@@ -37,9 +45,17 @@ def assets(tmp_path: Path) -> Path:
     return root
 
 
-def use_static(settings: Any, config: R2Config, assets: Path, backend: str) -> Any:
-    """STORAGES['staticfiles'] is *backend* on the test bucket with a public URL; returns it."""
-    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "django.contrib.staticfiles"]
+def use_static(
+    settings: Any, config: R2Config, assets: Path, backend: str, *, command: str = "r2store"
+) -> Any:
+    """STORAGES['staticfiles'] is *backend* on the test bucket with a public URL; returns it.
+
+    *command* is whose collectstatic runs: r2store's (``r2store.django`` before
+    ``django.contrib.staticfiles`` in INSTALLED_APPS, as the guide says) or Django's.
+    """
+    apps = [app for app in settings.INSTALLED_APPS if app != "r2store.django"]
+    order = ["r2store.django", "django.contrib.staticfiles"]
+    settings.INSTALLED_APPS = [*apps, *(order if command == "r2store" else reversed(order))]
     settings.STATICFILES_DIRS = [str(assets)]
     settings.STATICFILES_FINDERS = ["django.contrib.staticfiles.finders.FileSystemFinder"]
     settings.STORAGES = {
@@ -74,9 +90,13 @@ def bucket_keys(config: R2Config) -> dict[str, dict[str, Any]]:
         client.close()
 
 
-def test_collectstatic_uploads_under_static(settings: Any, config: R2Config, assets: Path) -> None:
-    """collectstatic puts each file under static/ with its type and a short Cache-Control."""
-    use_static(settings, config, assets, "R2StaticStorage")
+@pytest.mark.parametrize("command", ["r2store", "django"])
+def test_collectstatic_uploads_under_static(
+    settings: Any, config: R2Config, assets: Path, command: str
+) -> None:
+    """collectstatic, r2store's or Django's own, puts each file under static/ with its
+    type and a short Cache-Control."""
+    use_static(settings, config, assets, "R2StaticStorage", command=command)
     collectstatic()
     objects = bucket_keys(config)
     assert sorted(objects) == ["static/app.js", "static/img/logo.png", "static/site.css"]
@@ -235,3 +255,74 @@ def test_post_processing_uploads_in_parallel(settings: Any, config: R2Config, as
     keys = [p["Key"] for p in log.params if "Body" in p]
     assert keys[-1] == "static/staticfiles.json"
     assert any(name.startswith("r2store-static") for name in threads)
+
+
+@pytest.mark.parametrize("backend", ["R2StaticStorage", "R2ManifestStaticStorage"])
+def test_copy_step_uploads_in_parallel(
+    settings: Any, config: R2Config, assets: Path, backend: str
+) -> None:
+    """With r2store's collectstatic, every file goes up from worker threads, and all
+    are in the bucket when the command returns."""
+    storage = use_static(settings, config, assets, backend)
+    threads: list[str] = []
+    storage.store.request_hooks.append(
+        lambda method, url: (
+            threads.append(threading.current_thread().name) if method == "PUT" else None
+        )
+    )
+    collectstatic()
+    assert {"static/app.js", "static/img/logo.png", "static/site.css"} <= set(bucket_keys(config))
+    assert len(threads) >= 3
+    assert all(name.startswith("r2store-static") for name in threads)
+
+
+def test_djangos_own_collectstatic_uploads_from_its_thread(
+    settings: Any, config: R2Config, assets: Path
+) -> None:
+    """Django's collectstatic (r2store.django after staticfiles) has no end to wait at,
+    so the storage uploads each file before its save returns, from the calling thread."""
+    storage = use_static(settings, config, assets, "R2StaticStorage", command="django")
+    threads: list[str] = []
+    storage.store.request_hooks.append(
+        lambda method, url: (
+            threads.append(threading.current_thread().name) if method == "PUT" else None
+        )
+    )
+    collectstatic()
+    assert threads == [threading.current_thread().name] * 3
+
+
+@pytest.fixture
+def relayed(relay: Relay, relay_bucket: str, config: R2Config) -> R2Config:
+    """The test bucket's settings, through the fault relay."""
+    relay.forget()
+    return attrs.evolve(config, endpoint_url=relay.endpoint, bucket=relay_bucket)
+
+
+def test_a_failed_upload_fails_collectstatic_and_deletes_nothing(
+    settings: Any, relay: Relay, relayed: R2Config, assets: Path
+) -> None:
+    """When the bucket refuses one upload, collectstatic fails naming the refusal, and
+    the deletes --clear put off are not sent: the live site keeps its files."""
+    use_static(settings, relayed, assets, "R2ManifestStaticStorage")
+    collectstatic()
+    (assets / "app.js").write_text("console.log('changed');\n")
+    relay.fail(403, "AccessDenied", method="PUT", path="/static/app.", times=ALWAYS)
+    with pytest.raises(PermissionError, match="AccessDenied"):
+        collectstatic("--clear")
+    assert relay.count("DELETE") == 0
+    assert relay.count("POST", "?delete") == 0
+    objects = bucket_keys(relayed)
+    assert "static/staticfiles.json" in objects
+    assert "static/app.js" in objects
+
+
+@pytest.mark.parametrize("command", ["r2store", "django"])
+def test_check_says_which_collectstatic_runs(
+    settings: Any, config: R2Config, assets: Path, command: str
+) -> None:
+    """r2store.W006 says when Django's collectstatic would upload one file at a time,
+    and is quiet when r2store's runs."""
+    use_static(settings, config, assets, "R2ManifestStaticStorage", command=command)
+    ids = [message.id for message in check_r2store_static()]
+    assert ids == (["r2store.W006"] if command == "django" else [])

@@ -28,9 +28,10 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
-    # System checks that catch an unrouted media proxy or a wrong MEDIA_URL.
+    # System checks that catch an unrouted media proxy or a wrong MEDIA_URL; before
+    # staticfiles, so that its collectstatic (parallel uploads) is the one that runs.
     "r2store.django",
+    "django.contrib.staticfiles",
     "contacts",
 ]
 MIDDLEWARE = [
