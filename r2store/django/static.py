@@ -14,18 +14,22 @@ from typing import Any
 import attrs
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 
-from ..config import R2Config
+from ..config import R2Config, r2_enabled
+from ..errors import ConfigError
 from ..static import (
     SHORT_CACHE_CONTROL,
     StaticIndex,
     UploadQueue,
     cache_control_for,
     file_digest,
+    gzipped,
     holds,
 )
 from ..store import R2Store
+from .settings import improperly_configured
 from .storage import R2Storage, _body, _config, _django_errors
 
 logger = logging.getLogger("r2store.django")
@@ -47,7 +51,9 @@ class R2StaticStorage(R2Storage):
     for names without a content hash (a name with one is cached for a year,
     ``immutable``). With a public URL (the ``public_url`` option, else
     ``R2_PUBLIC_URL`` / ``R2_PUBLIC_DOMAIN``), URLs point there; without one, at
-    the media proxy.
+    the media proxy. ``compress`` (else ``R2_STATIC_COMPRESS``, default off) stores
+    text, SVG and uncompressed fonts gzip-compressed, with ``Content-Encoding: gzip``,
+    when that saves at least 5%.
 
     Files are written over by name, as ``collectstatic`` expects. What the bucket
     holds is read from one listing (see :class:`~r2store.static.StaticIndex`):
@@ -61,10 +67,14 @@ class R2StaticStorage(R2Storage):
     def __init__(self, **options: Any) -> None:
         options.setdefault("location", _DEFAULT_LOCATION)
         options.setdefault("cache_control", SHORT_CACHE_CONTROL)
-        config = _config(options)
+        compress = _compress(options.pop("compress", None))
+        config = _config(options) if isinstance(compress, bool) else compress
         if not isinstance(config, R2Config):
             del options  # as in R2Storage.__init__
             raise config
+        assert isinstance(compress, bool)  # else config is its error, raised above
+        #: Whether text, JSON, SVG and fonts are stored gzip-compressed (see _put).
+        self.compress = compress
         if config.public_url is not None:
             # Static files are public by nature: straight from the bucket's domain.
             config = attrs.evolve(config, media_proxy=False)
@@ -93,20 +103,31 @@ class R2StaticStorage(R2Storage):
         config = self.store.config
         assert isinstance(config, R2Config)  # as __init__ made it
         key = self.index.key(name)
+        # A name's hash is of the content, so its caching is decided on the original.
+        options: dict[str, Any] = {
+            "overwrite": True,
+            "cache_control": cache_control_for(name, md5, config.cache_control or ""),
+        }
+        if self.compress and size < config.multipart_threshold:
+            packed = gzipped(name, body.read())
+            body.seek(0)
+            if packed is not None:
+                body = io.BytesIO(packed)
+                md5, size = file_digest(body)
+                options["content_encoding"] = "gzip"
         with _django_errors():
             # The save that follows collectstatic's delete of the same name cancels it.
             self._pending_deletes.discard(key)
             self._settle()
             if holds(self.index.get(name), body, md5, size, config.multipart_chunksize):
                 return
-            cache_control = cache_control_for(name, md5, config.cache_control or "")
             if self._queue is not None and size <= _BACKGROUND_MAX_SIZE:
                 # Django closes the file when save() returns: upload its bytes.
-                self._queue.submit(key, body.read(), overwrite=True, cache_control=cache_control)
+                self._queue.submit(key, body.read(), **options)
             else:
                 if self._queue is not None:
                     self._queue.wait_for(key)
-                self.store.save(key, body, overwrite=True, cache_control=cache_control)
+                self.store.save(key, body, **options)
         # A multipart upload's ETag is not the MD5: leave it unknown, to be listed again.
         self.index.written(name, size, md5 if size <= config.multipart_threshold else None)
 
@@ -216,6 +237,18 @@ class R2StaticStorage(R2Storage):
             self._settle()
             self._drain()  # post-processing reads back files saved a moment ago
         return super()._open(name, mode)
+
+
+def _compress(value: Any) -> bool | ImproperlyConfigured:
+    """The ``compress`` option, else ``R2_STATIC_COMPRESS`` (unset: off); or the error."""
+    if value is None:
+        try:
+            return r2_enabled(variable="R2_STATIC_COMPRESS")
+        except ConfigError as exc:
+            return improperly_configured(exc)
+    if not isinstance(value, bool):
+        return ImproperlyConfigured(f"the compress option must be True or False, not {value!r}")
+    return value
 
 
 def _send_deletes(store: R2Store, pending: set[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import pickle
 import threading
@@ -46,9 +47,16 @@ def assets(tmp_path: Path) -> Path:
 
 
 def use_static(
-    settings: Any, config: R2Config, assets: Path, backend: str, *, command: str = "r2store"
+    settings: Any,
+    config: R2Config,
+    assets: Path,
+    backend: str,
+    *,
+    command: str = "r2store",
+    **options: Any,
 ) -> Any:
-    """STORAGES['staticfiles'] is *backend* on the test bucket with a public URL; returns it.
+    """STORAGES['staticfiles'] is *backend* on the test bucket with a public URL and
+    *options*; returns it.
 
     *command* is whose collectstatic runs: r2store's (``r2store.django`` before
     ``django.contrib.staticfiles`` in INSTALLED_APPS, as the guide says) or Django's.
@@ -62,7 +70,7 @@ def use_static(
         "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
         "staticfiles": {
             "BACKEND": f"r2store.django.{backend}",
-            "OPTIONS": r2_options(config, public_url=PUBLIC),
+            "OPTIONS": r2_options(config, public_url=PUBLIC, **options),
         },
     }
     if django.VERSION < (5, 0):
@@ -326,3 +334,63 @@ def test_check_says_which_collectstatic_runs(
     use_static(settings, config, assets, "R2ManifestStaticStorage", command=command)
     ids = [message.id for message in check_r2store_static()]
     assert ids == (["r2store.W006"] if command == "django" else [])
+
+
+#: A stylesheet long enough to be worth compressing.
+LONG_CSS = "body { margin: 0; }\n" + "p { color: #222; }\n" * 60
+
+
+@pytest.fixture
+def text_assets(assets: Path) -> Path:
+    """The assets, with site.css long enough to compress and a gzip file of its own."""
+    (assets / "site.css").write_text(LONG_CSS)
+    (assets / "data.json.gz").write_bytes(gzip.compress(b'{"a": 1}', mtime=0))
+    return assets
+
+
+def test_compress_stores_text_gzipped(settings: Any, config: R2Config, text_assets: Path) -> None:
+    """With compress on, text is stored gzip-compressed with Content-Encoding: gzip and
+    its own type; images, files too small to gain, and .gz files are stored as they are."""
+    storage = use_static(settings, config, text_assets, "R2ManifestStaticStorage", compress=True)
+    collectstatic()
+    objects = bucket_keys(config)
+    store = R2Store(config)
+    for key in ("static/site.css", f"static/{storage.stored_name('site.css')}"):
+        assert objects[key]["ContentEncoding"] == "gzip"
+        assert objects[key]["ContentType"] == "text/css; charset=utf-8"
+    assert gzip.decompress(store.read("static/site.css")) == LONG_CSS.encode()
+    hashed = storage.stored_name("site.css")
+    assert objects[f"static/{hashed}"]["CacheControl"] == IMMUTABLE_CACHE_CONTROL
+    for key in ("static/img/logo.png", "static/app.js", "static/data.json.gz"):
+        assert "ContentEncoding" not in objects[key]
+    assert objects["static/data.json.gz"]["ContentType"] == "application/gzip"
+    assert gzip.decompress(store.read("static/data.json.gz")) == b'{"a": 1}'
+
+
+def test_compressed_rerun_uploads_nothing(
+    settings: Any, config: R2Config, text_assets: Path
+) -> None:
+    """A re-run with compress on writes nothing: the same text compresses to the same
+    bytes, which the bucket holds."""
+    storage = use_static(settings, config, text_assets, "R2ManifestStaticStorage", compress=True)
+    collectstatic()
+    for path in text_assets.rglob("*"):
+        os.utime(path, (4_000_000_000, 4_000_000_000))
+    storage.index.clear()
+    log = RequestLog(storage.store)
+    collectstatic()
+    assert put_keys(log) == []
+
+
+def test_compress_is_read_from_the_environment(
+    config: R2Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R2_STATIC_COMPRESS turns compression on; a value that is not a boolean is
+    ImproperlyConfigured naming it."""
+    monkeypatch.setenv("R2_STATIC_COMPRESS", "true")
+    assert R2StaticStorage(**r2_options(config, public_url=PUBLIC)).compress is True
+    monkeypatch.setenv("R2_STATIC_COMPRESS", "sometimes")
+    with pytest.raises(ImproperlyConfigured, match="R2_STATIC_COMPRESS"):
+        R2StaticStorage(**r2_options(config, public_url=PUBLIC))
+    with pytest.raises(ImproperlyConfigured, match="compress"):
+        R2StaticStorage(**r2_options(config, public_url=PUBLIC, compress="yes"))

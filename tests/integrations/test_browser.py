@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from PIL import Image
 
+from r2store.static import gzipped
 from tests.conftest import BROWSER_DEADLINE
 from tests.integrations.conftest import Bucket, Server
 
@@ -29,6 +30,8 @@ SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30">'
     b'<rect width="40" height="30" fill="#d6582e"/></svg>\n'
 )
+#: A stylesheet long enough to be worth compressing.
+STYLE = b"#styled { color: rgb(214, 88, 46); }\n" + b"/* padding */\n" * 40
 #: Stored types a browser would run as script, as an attacker could store them.
 SCRIPT_TYPES = ["text/javascript", "text/jscript", "text/livescript", "image/png, text/jscript"]
 #: The app's own policy: scripts from its origin only, as the review's app had.
@@ -48,6 +51,13 @@ def media(seeded_bucket: Bucket) -> None:
     store.save("browser/clip.mp4", CLIP.read_bytes(), content_type="video/mp4")
     store.save("browser/pixel.png", _png(), content_type="image/png")
     store.save("browser/picture.svg", SVG, content_type="image/svg+xml")
+    # As the static storage stores them with compress on: gzip, Content-Encoding: gzip.
+    packed_css = gzipped("style.css", STYLE)
+    packed_svg = gzipped("picture.svg", SVG + b"<!-- padding -->\n" * 40)
+    assert packed_css is not None
+    assert packed_svg is not None
+    store.save("browser/style.css", packed_css, content_encoding="gzip")
+    store.save("browser/gzipped.svg", packed_svg, content_encoding="gzip")
     for number, media_type in enumerate(SCRIPT_TYPES):
         store.save(
             f"browser/script-{number}.js",
@@ -155,3 +165,19 @@ def test_no_proxied_file_runs_as_a_script(browser: Browser, server: Server) -> N
     )
     page = _app_page(browser, server, scripts)
     assert page.evaluate("() => window.ran ?? null") is None
+
+
+@pytest.mark.usefixtures("media")
+def test_gzip_stored_files_work_on_an_app_page(browser: Browser, server: Server) -> None:
+    """A stylesheet and an SVG stored gzip-compressed (Content-Encoding: gzip) apply
+    and show on the app's page: the proxy sends the encoding with the bytes."""
+    page = _app_page(
+        browser,
+        server,
+        '<link rel="stylesheet" href="/media-proxy/browser/style.css">'
+        '<p id="styled">text</p><img id="svg" src="/media-proxy/browser/gzipped.svg">',
+    )
+    page.wait_for_function(
+        "() => getComputedStyle(document.querySelector('#styled')).color === 'rgb(214, 88, 46)'"
+    )
+    assert _image_width(page, "#svg") == 40
