@@ -11,8 +11,9 @@ from r2store import ConfigError, R2Config
 from r2store.config import ENV_VARS, LOCAL_ENV_VARS
 
 README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-# Read outside ENV_VARS: the switch itself, and the two spellings of the public URL.
-READ_ELSEWHERE = {"USE_R2", "R2_PUBLIC_DOMAIN", "R2_PUBLIC_URL"}
+# Read outside ENV_VARS: the switch itself, the two spellings of the public URL, and the
+# Django static storages' switches (r2store.django.settings and .static).
+READ_ELSEWHERE = {"USE_R2", "R2_PUBLIC_DOMAIN", "R2_PUBLIC_URL", "R2_STATIC", "R2_STATIC_COMPRESS"}
 READ = {var for var, _ in ENV_VARS.values()} | {var for var, _ in LOCAL_ENV_VARS.values()}
 
 

@@ -4,6 +4,7 @@ only; what the bucket holds and how files are cached is decided in :mod:`r2store
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import logging
 import weakref
@@ -15,6 +16,7 @@ import attrs
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.base import File
 from django.views.decorators.debug import sensitive_variables
 
 from ..config import R2Config, r2_enabled
@@ -236,7 +238,15 @@ class R2StaticStorage(R2Storage):
         with _django_errors():
             self._settle()
             self._drain()  # post-processing reads back files saved a moment ago
-        return super()._open(name, mode)
+        file = super()._open(name, mode)
+        stat = getattr(file.file, "stat", None)
+        if stat is None or stat.content_encoding != "gzip":
+            return file
+        # Stored compressed (see compress): Django reads a file back for its own bytes, to
+        # hash it or to load the manifest. Only files under the multipart threshold are
+        # compressed, so this fits in memory.
+        with file, _django_errors():
+            return File(io.BytesIO(gzip.decompress(file.read())), name)
 
 
 def _compress(value: Any) -> bool | ImproperlyConfigured:

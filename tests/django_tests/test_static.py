@@ -369,6 +369,19 @@ def test_compress_stores_text_gzipped(settings: Any, config: R2Config, text_asse
     assert gzip.decompress(store.read("static/data.json.gz")) == b'{"a": 1}'
 
 
+def test_compressed_files_read_back_as_their_own_bytes(
+    settings: Any, config: R2Config, text_assets: Path
+) -> None:
+    """With compress on, the storage reads a file back uncompressed: a new process loads
+    the (compressed) manifest and resolves hashed names, and open() gives the text."""
+    use_static(settings, config, text_assets, "R2ManifestStaticStorage", compress=True)
+    collectstatic()
+    fresh = R2ManifestStaticStorage(**r2_options(config, public_url=PUBLIC, compress=True))
+    assert fresh.url("site.css").startswith(f"{PUBLIC}/static/site.")
+    with fresh.open("site.css") as file:
+        assert file.read() == LONG_CSS.encode()
+
+
 def test_compress_is_read_from_the_environment(
     config: R2Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
