@@ -723,7 +723,7 @@ class LocalStore:
                 return ObjectStat(
                     key=key, size=info.st_size, etag=_file_etag(info), last_modified=modified
                 )
-            from ._http import guess_type
+            from ._mediatypes import guess_type
 
             return ObjectStat(
                 key=key,

@@ -88,7 +88,7 @@ def write_headers(
     """
     if content_type is None:
         # Imported here: the HTTP module is not needed to import r2store.
-        from ._http import guess_type
+        from ._mediatypes import guess_type
 
         content_type = guess_type(key)
     params: dict[str, Any] = {"ContentType": header_value("content_type", content_type)}

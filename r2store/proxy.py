@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 
 import attrs
 
-from . import _budget, _http, urls
+from . import _budget, _http, _serving, urls
 from .config import DELIVERIES
 from .errors import (
     AccessDeniedError,
@@ -316,7 +316,7 @@ class MediaProxy:
             ("Content-Type", "text/plain; charset=utf-8"),
             ("Content-Length", "0"),
             ("Cache-Control", f"private, max-age={max_age}" if max_age else "no-store"),
-            *_http.SECURITY_HEADERS,
+            *_serving.SECURITY_HEADERS,
         ]
         return ProxyResponse(307, headers)
 
@@ -369,12 +369,12 @@ class MediaProxy:
         return ProxyResponse(206, headers_out, reader)
 
     def _headers(self, stat: ObjectStat, key: str, length: int) -> list[tuple[str, str]]:
-        served = _http.served_type(stat.content_type, key, self.allow_types)
+        served = _serving.served_type(stat.content_type, key, self.allow_types)
         disposition = stat.content_disposition
         # A stored disposition that is not printable ASCII is replaced, not cleaned:
         # an attachment is the one reading of it that can never render anything.
-        if served.attachment or (disposition and _http.stored_field(disposition) is None):
-            disposition = _http.content_disposition(key.rsplit("/", 1)[-1], attachment=True)
+        if served.attachment or (disposition and _serving.stored_field(disposition) is None):
+            disposition = _serving.content_disposition(key.rsplit("/", 1)[-1], attachment=True)
         headers = [
             ("Content-Type", served.content_type),
             ("Content-Length", str(length)),
@@ -387,17 +387,19 @@ class MediaProxy:
         # An encoding that cannot be sent as stored is left out: nobody could decode
         # by it, and without it the client gets the stored bytes under a type it
         # will not sniff past (nosniff).
-        encoding = _http.stored_field(stat.content_encoding)
+        encoding = _serving.stored_field(stat.content_encoding)
         if encoding:
             headers.append(("Content-Encoding", encoding))
         return headers
 
     def _caching_headers(self, stat: ObjectStat) -> list[tuple[str, str]]:
         """Cache-Control and the validators: the same on a 200, a 206 and a 304."""
-        headers = [("Cache-Control", _http.cache_control(stat.cache_control, self.cache_control))]
+        headers = [
+            ("Cache-Control", _serving.cache_control(stat.cache_control, self.cache_control))
+        ]
         # An ETag that cannot be sent as stored is left out: a client cannot match
         # a validator it never saw exactly, so it revalidates by date or refetches.
-        etag = _http.stored_field(stat.etag)
+        etag = _serving.stored_field(stat.etag)
         if etag:
             headers.append(("ETag", etag))
         if stat.last_modified is not None:
@@ -410,7 +412,7 @@ class MediaProxy:
         if status == 412:
             return _plain(412, "Precondition Failed")
         return ProxyResponse(
-            304, [*self._caching_headers(stat), *_http.NOT_MODIFIED_SECURITY_HEADERS]
+            304, [*self._caching_headers(stat), *_serving.NOT_MODIFIED_SECURITY_HEADERS]
         )
 
 
@@ -460,7 +462,7 @@ def _plain(status: int, text: str, extra: Iterable[tuple[str, str]] = ()) -> Pro
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Content-Length", str(len(body))),
         ("Cache-Control", "no-store"),
-        *_http.SECURITY_HEADERS,
+        *_serving.SECURITY_HEADERS,
         *extra,
     ]
     return ProxyResponse(status, headers, body)

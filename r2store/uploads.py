@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._http import parse_media_type
+from ._mediatypes import parse_media_type
 from .errors import InvalidTicketError, ObjectNotFoundError, R2StoreError, UploadRefusedError
 from .keys import check_location, object_key
 from .proxy import ProxyResponse

@@ -13,28 +13,32 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from r2store._http import (
-    JAVASCRIPT_TYPES,
-    MEDIA_SECURITY_HEADERS,
-    SCRIPTABLE_TYPES,
-    SECURITY_HEADERS,
     ByteRange,
-    MediaType,
-    cache_control,
-    content_disposition,
     content_range,
     etag_matches,
     evaluate_preconditions,
     format_http_date,
-    guess_type,
     if_range_matches,
-    is_scriptable,
     parse_etags,
     parse_http_date,
-    parse_media_type,
     parse_range,
+    unsatisfied_range,
+)
+from r2store._mediatypes import (
+    JAVASCRIPT_TYPES,
+    SCRIPTABLE_TYPES,
+    MediaType,
+    guess_type,
+    is_scriptable,
+    parse_media_type,
+)
+from r2store._serving import (
+    MEDIA_SECURITY_HEADERS,
+    SECURITY_HEADERS,
+    cache_control,
+    content_disposition,
     served_type,
     stored_field,
-    unsatisfied_range,
 )
 
 UTC = timezone.utc
@@ -948,7 +952,7 @@ def test_guess_type(key: str, expected: str) -> None:
 
 def test_guess_type_table_is_built_lazily() -> None:
     """Importing the module does not build the mimetypes table."""
-    code = "import r2store._http as h; print(h._mime_db.cache_info().currsize)"
+    code = "import r2store._mediatypes as h; print(h._mime_db.cache_info().currsize)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

@@ -14,7 +14,7 @@ from django.core.files.storage import storages
 from django.test import Client
 
 from r2store import LocalStore, R2Config
-from r2store._http import MEDIA_SECURITY_HEADERS
+from r2store._serving import MEDIA_SECURITY_HEADERS
 from r2store.django import LocalStorage, R2Storage, storages_from_env
 from tests.django_project.contacts.models import Contact, Document
 
@@ -66,7 +66,7 @@ def test_admin_upload_is_served_by_the_proxy(
     assert b"".join(response.streaming_content) == RED
     assert response["Content-Type"] == "image/png"
     assert response["X-Content-Type-Options"] == "nosniff"
-    # An image gets the policy without ``sandbox``, as from R2 (r2store._http).
+    # An image gets the policy without ``sandbox``, as from R2 (r2store._serving).
     assert (
         response["Content-Security-Policy"]
         == dict(MEDIA_SECURITY_HEADERS)["Content-Security-Policy"]

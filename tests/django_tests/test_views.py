@@ -13,7 +13,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.test import AsyncClient, Client
 
 from r2store import ObjectReader, R2Store
-from r2store._http import MEDIA_SECURITY_HEADERS, SECURITY_HEADERS
+from r2store._serving import MEDIA_SECURITY_HEADERS, SECURITY_HEADERS
 from r2store.django import R2Storage
 from tests.conftest import put_raw
 

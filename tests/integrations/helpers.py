@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from r2store import _http
+from r2store import _serving
 
 __all__ = [
     "BIG",
@@ -34,8 +34,8 @@ SECRET = b"TOP SECRET: the bucket root must never be reachable through the proxy
 SIGNING_KEY = "integration-tests-proxy-signing-key-0123456789"
 #: Several chunks' worth (the default chunk is 1 MiB), and not a multiple of one.
 BIG = bytes(range(256)) * (3 * 4096) + b"tail"
-SECURITY_HEADERS = dict(_http.SECURITY_HEADERS)
-NOT_MODIFIED_SECURITY_HEADERS = dict(_http.NOT_MODIFIED_SECURITY_HEADERS)
+SECURITY_HEADERS = dict(_serving.SECURITY_HEADERS)
+NOT_MODIFIED_SECURITY_HEADERS = dict(_serving.NOT_MODIFIED_SECURITY_HEADERS)
 #: The proxies' Cache-Control for objects stored without one.
 CACHE_CONTROL = "public, max-age=600"
 #: The chunk size of the proxies in front of the fake upstream: small, so bytes flow early.
