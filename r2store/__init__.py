@@ -7,7 +7,7 @@ files in a folder instead, for development (see :func:`store_from_env`). The ada
 """
 
 from ._version import __version__
-from .config import LocalConfig, R2Config, r2_enabled
+from .config import R2Config, r2_enabled
 from .errors import (
     AccessDeniedError,
     ConfigError,
@@ -24,6 +24,7 @@ from .errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from .localconfig import LocalConfig
 from .localstore import LocalStore
 from .objects import ObjectReader, ObjectStat
 from .protocol import Store, store_from_env

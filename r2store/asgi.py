@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .config import proxy_prefix
+from ._config_checks import proxy_prefix
 from .proxy import MediaProxy, ProxyResponse, busy
 
 if TYPE_CHECKING:

@@ -3,6 +3,8 @@
 A wrong setting must never be discovered by a lost upload, so the checks here
 are strict and complete: one :class:`~r2store.errors.ConfigError` names every
 problem, by environment variable when the values came from the environment.
+:class:`~r2store.localconfig.LocalConfig`, for a folder instead of a bucket, reads
+the same URL settings; the checks both share are in :mod:`r2store._config_checks`.
 """
 
 from __future__ import annotations
@@ -16,22 +18,29 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ._config_checks import (
+    _base_url,
+    _bucket_problems,
+    _location,
+    _proxy_path,
+    _shown,
+    _strip,
+    _strip_or_none,
+    _url_mode,
+    _url_problem,
+    _url_setting_problems,
+)
 from .errors import ConfigError, ConfigProblem
-from .keys import check_location
 
 if TYPE_CHECKING:
     from botocore.config import Config as BotocoreConfig
 
-    from .protocol import URLSettings
+    from .localconfig import LocalConfig
 
 __all__ = [
-    "DEFAULT_LOCAL_BUCKET",
-    "DEFAULT_LOCAL_ROOT",
     "DELIVERIES",
     "ENV_VARS",
     "JURISDICTIONS",
-    "LOCAL_ENV_VARS",
-    "LocalConfig",
     "R2Config",
     "parse_bool",
     "r2_enabled",
@@ -46,10 +55,7 @@ JURISDICTIONS = frozenset({"eu", "fedramp", "us"})
 DELIVERIES = frozenset({"proxy", "redirect"})
 
 _ACCOUNT_ID = re.compile(r"[0-9a-fA-F]{32}")
-# R2: 3-63 characters of a-z, 0-9 and "-", starting and ending with a letter or digit.
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _REGION = re.compile(r"[a-z0-9-]+")
-_PROXY_PATH = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*/")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
@@ -87,23 +93,6 @@ def _mask(value: str) -> str:
     return f"'{value[:4]}…'" if value else "''"
 
 
-def _strip(value: str) -> str:
-    # A named function: mypy's attrs plugin does not understand converter=str.strip.
-    return value.strip()
-
-
-def _strip_or_none(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
-
-def _base_url(value: str | None) -> str | None:
-    value = _strip_or_none(value)
-    return value.rstrip("/") if value else None
-
-
 def _lower_or_none(value: str | None) -> str | None:
     value = _strip_or_none(value)
     return value.lower() if value else None
@@ -111,47 +100,6 @@ def _lower_or_none(value: str | None) -> str | None:
 
 def _lower(value: str) -> str:
     return value.strip().lower()
-
-
-def _location(value: str) -> str:
-    return value.strip().strip("/")
-
-
-def _proxy_path(value: str) -> str:
-    # "media-proxy" and "/media-proxy" both mean "/media-proxy/".
-    return "/" + value.strip().strip("/") + "/" if value.strip("/ ") else "/"
-
-
-def proxy_prefix(value: str) -> str:
-    """The path a media proxy serves below, as ``/name/``; ValueError if not a URL path.
-
-    ``"media-proxy"``, ``"/media-proxy"`` and ``"/media-proxy/"`` all give
-    ``"/media-proxy/"``: a prefix matched without its final slash would take
-    ``/media-proxyfile.txt`` (as key ``file.txt``) and every app route that
-    merely starts the same way.
-    """
-    path = _proxy_path(value)
-    if _PROXY_PATH.fullmatch(path) is None:
-        raise ValueError(f"must be a URL path like /media-proxy/, got {value!r}")
-    return path
-
-
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def _shown(url: str) -> str:
-    """*url* as an error message may echo it: quoted, and without its user info.
-
-    Made for URLs that failed their checks, so it parses nothing: everything from
-    the start of the authority up to the last ``@`` may be a password (a malformed
-    one may hold ``/``, ``#`` or ``@``), and becomes ``***``.
-    """
-    at = url.rfind("@")
-    if at >= 0:
-        scheme = _SCHEME.match(url)
-        start = scheme.end() if scheme and scheme.end() <= at else 0
-        url = f"{url[:start]}***{url[at:]}"
-    return repr(url)
 
 
 # What botocore accepts as an endpoint's host (botocore.utils.is_valid_endpoint_url and
@@ -197,30 +145,6 @@ def _endpoint_host_valid(url: str) -> bool:
     if len(host) > 255:
         return False
     return _HOST_NAME.fullmatch(host.removesuffix(".")) is not None
-
-
-def _url_problem(url: str, *, allow_path: bool) -> str | None:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError on a malformed port
-    except ValueError:
-        return f"is not a valid URL: {_shown(url)}"
-    # urlsplit() silently drops tabs and newlines, so check the text itself.
-    if not url.isprintable() or any(ch.isspace() for ch in url):
-        return f"must not contain spaces or control characters, got {_shown(url)}"
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"must be an http(s) URL with a host, like https://example.com, got {_shown(url)}"
-    if parts.username or parts.password:
-        # Not echoed: the user info may be a password.
-        return "must not carry user info (user:password@); credentials go in R2_* variables"
-    if parts.query or parts.fragment:
-        return f"must not carry a query or fragment, got {_shown(url)}"
-    if not allow_path and parts.path.strip("/"):
-        return (
-            f"must not contain a path, got {_shown(url)}; the bucket goes in R2_BUCKET_NAME, "
-            "not the endpoint"
-        )
-    return None
 
 
 @attrs.frozen(kw_only=True)
@@ -412,81 +336,6 @@ class R2Config:
         return [ConfigProblem(field, message) for field, message in found]
 
 
-def _url_mode(config: URLSettings) -> str:
-    if config.media_proxy:
-        return "proxy"
-    return "public" if config.public_url else "presigned"
-
-
-def _bucket_problems(bucket: str) -> list[tuple[str, str]]:
-    """What is wrong with a bucket name, if anything (R2's naming rules)."""
-    if not bucket:
-        return [("bucket", "missing")]
-    if _BUCKET.fullmatch(bucket) is None:
-        return [
-            (
-                "bucket",
-                f"{bucket!r} is not a valid R2 bucket name: 3-63 characters of a-z, 0-9 "
-                "and '-', starting and ending with a letter or digit",
-            )
-        ]
-    return []
-
-
-def _url_setting_problems(config: URLSettings) -> list[tuple[str, str]]:
-    """Every problem with the settings URLs and the media proxy read, as (field, message).
-
-    One set of checks for :class:`R2Config` and :class:`LocalConfig` (with
-    :func:`_bucket_problems`).
-    """
-    found: list[tuple[str, str]] = []
-
-    def check(field: str, ok: bool, message: str) -> None:
-        if not ok:
-            found.append((field, message))
-
-    if config.public_url:
-        problem = _url_problem(config.public_url, allow_path=True)
-        check("public_url", problem is None, str(problem))
-    try:
-        check_location(config.location)
-    except ValueError as exc:
-        found.append(("location", str(exc)))
-    else:
-        # Keys go under it, and R2 allows 1,024 bytes for the whole key.
-        check(
-            "location",
-            len(config.location.encode()) <= 512,
-            "must be at most 512 bytes, to leave room for keys under it",
-        )
-    if config.cache_control is not None:
-        # It becomes a header on every upload: no control characters (CR/LF!).
-        check(
-            "cache_control",
-            config.cache_control.isascii() and config.cache_control.isprintable(),
-            "must be printable ASCII, like 'public, max-age=3600'",
-        )
-    try:
-        proxy_prefix(config.proxy_path)
-    except ValueError as exc:
-        found.append(("proxy_path", str(exc)))
-    if config.proxy_signing_key is not None:
-        check(
-            "proxy_signing_key",
-            len(config.proxy_signing_key) >= 32,
-            "must be at least 32 characters (use `python -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))'`)",
-        )
-    # Direct construction bypasses the parsers: a str "false" would be truthy.
-    check("media_proxy", type(config.media_proxy) is bool, "must be True or False")
-    number = config.url_expires_in
-    if type(number) is not int:
-        found.append(("url_expires_in", "must be a whole number"))
-    else:
-        check("url_expires_in", 1 <= number <= 604800, "must be from 1 to 604800 seconds (7 days)")
-    return found
-
-
 def _int(value: str) -> int:
     try:
         return int(value)
@@ -532,73 +381,6 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "multipart_chunksize": ("R2_MULTIPART_CHUNKSIZE", _int),
     "max_concurrency": ("R2_MAX_CONCURRENCY", _int),
 }
-
-
-#: Where a :class:`LocalConfig` keeps files when ``R2_LOCAL_ROOT`` is unset: ``media``
-#: under the current directory (made absolute when the configuration is made).
-DEFAULT_LOCAL_ROOT = "media"
-#: What plays the bucket's part in a local store's signed proxy URLs when
-#: ``R2_BUCKET_NAME`` is unset.
-DEFAULT_LOCAL_BUCKET = "local"
-
-
-def _root(value: str | os.PathLike[str]) -> str:
-    # Absolute once, here: a later chdir must not move the store.
-    return str(Path(value).absolute())
-
-
-@attrs.frozen(kw_only=True)
-class LocalConfig:
-    """What a :class:`~r2store.LocalStore` needs: a folder, and the URL and serving settings.
-
-    No bucket, endpoint or credentials: the files live under ``root``. The URL
-    settings mean what they mean in :class:`R2Config` and are checked by the
-    same checks, so a URL is the same for either store. ``bucket`` stands in for
-    the bucket's name where URLs name it (signed proxy URLs), so a deployment
-    that sets ``R2_BUCKET_NAME`` signs the same way in both modes.
-    """
-
-    #: The folder the files live in (absolute; made on the first write).
-    root: str = attrs.field(default=DEFAULT_LOCAL_ROOT, converter=_root)
-    #: The bucket's stand-in name (``R2_BUCKET_NAME``, else ``local``).
-    bucket: str = attrs.field(default=DEFAULT_LOCAL_BUCKET, converter=_strip)
-    #: Base URL the files are publicly served from (no trailing slash), or None.
-    public_url: str | None = attrs.field(default=None, converter=_base_url)
-    #: Serve media through the app at ``proxy_path``.
-    media_proxy: bool = True
-    #: Prefix (a sub-folder of ``root``) under which every key is stored.
-    location: str = attrs.field(default="", converter=_location)
-    #: URL path the media proxy is mounted at, with leading and trailing slash.
-    proxy_path: str = attrs.field(default="/media-proxy/", converter=_proxy_path)
-    #: Secret for signed proxy URLs (at least 32 characters), or None.
-    proxy_signing_key: str | None = attrs.field(default=None, repr=False)
-    #: Cache-Control stored with uploads that set none; the proxy's default too.
-    cache_control: str | None = attrs.field(default=None, converter=_strip_or_none)
-    #: Default lifetime of signed proxy URLs, in seconds (1 s to 7 days).
-    url_expires_in: int = 3600
-
-    def __attrs_post_init__(self) -> None:
-        found = _bucket_problems(self.bucket) + _url_setting_problems(self)
-        if found:
-            raise ConfigError([ConfigProblem(field, message) for field, message in found])
-
-    @property
-    def url_mode(self) -> str:
-        """Which URL :meth:`LocalStore.url` builds: ``proxy``, ``public`` or ``presigned``
-        (a signed proxy URL; it needs ``proxy_signing_key``)."""
-        return _url_mode(self)
-
-    @classmethod
-    def from_env(
-        cls,
-        environ: Mapping[str, str] | None = None,
-        *,
-        env_file: str | os.PathLike[str] | None = ".env",
-        **overrides: Any,
-    ) -> LocalConfig:
-        """Read ``R2_LOCAL_ROOT`` and the URL settings' ``R2_*`` variables (see
-        :data:`LOCAL_ENV_VARS`); credentials and endpoints are not read."""
-        return _from_env(cls, LOCAL_ENV_VARS, environ, env_file, overrides)
 
 
 _C = TypeVar("_C", "R2Config", "LocalConfig")
@@ -709,22 +491,3 @@ def r2_enabled(
         return parse_bool(raw)
     except ValueError as exc:
         raise ConfigError([ConfigProblem(variable, str(exc))], hint=hint) from None
-
-
-#: LocalConfig field -> (environment variable, parser): ``R2_LOCAL_ROOT`` and the
-#: URL settings, read as :data:`ENV_VARS` reads them for R2Config.
-LOCAL_ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "root": ("R2_LOCAL_ROOT", _str),
-    **{
-        field: ENV_VARS[field]
-        for field in (
-            "bucket",
-            "media_proxy",
-            "location",
-            "proxy_path",
-            "proxy_signing_key",
-            "cache_control",
-            "url_expires_in",
-        )
-    },
-}

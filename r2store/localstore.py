@@ -82,7 +82,6 @@ from ._folders import (
     walk_fd,
     write_all,
 )
-from .config import LocalConfig
 from .errors import (
     InvalidKeyError,
     NotModifiedError,
@@ -93,6 +92,7 @@ from .errors import (
     RangeNotSatisfiableError,
 )
 from .keys import object_key, object_prefix, relative_key
+from .localconfig import LocalConfig
 from .objects import FileBody, ObjectReader, ObjectStat, write_headers
 from .urls import URLBuilder
 from .writer import ObjectWriter

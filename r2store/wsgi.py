@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from .config import proxy_prefix
+from ._config_checks import proxy_prefix
 from .proxy import MediaProxy, ProxyResponse
 
 if TYPE_CHECKING:

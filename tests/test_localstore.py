@@ -23,7 +23,7 @@ from r2store import (
     R2StoreError,
     store_from_env,
 )
-from r2store.config import DEFAULT_LOCAL_ROOT
+from r2store.localconfig import DEFAULT_LOCAL_ROOT
 from r2store.proxy import MediaProxy
 from r2store.urls import proxy_signature_valid
 from r2store.wsgi import R2ProxyApp

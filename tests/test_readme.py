@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from r2store import ConfigError, R2Config
-from r2store.config import ENV_VARS, LOCAL_ENV_VARS
+from r2store.config import ENV_VARS
+from r2store.localconfig import LOCAL_ENV_VARS
 
 README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
 # Read outside ENV_VARS: the switch itself, the two spellings of the public URL, and the

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..config import LocalConfig, R2Config, r2_enabled
+from ..config import R2Config, r2_enabled
+from ..localconfig import LocalConfig
 from ._output import err
 
 if TYPE_CHECKING:

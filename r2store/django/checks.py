@@ -14,8 +14,9 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import Resolver404, resolve
 
-from ..config import LocalConfig, R2Config
+from ..config import R2Config
 from ..diagnostics import endpoint_warnings
+from ..localconfig import LocalConfig
 
 if TYPE_CHECKING:
     from ..protocol import URLSettings

@@ -9,8 +9,9 @@ import attrs
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 
-from ..config import LocalConfig, R2Config, r2_enabled
+from ..config import R2Config, r2_enabled
 from ..errors import ConfigError
+from ..localconfig import LocalConfig
 
 __all__ = ["storages_from_env"]
 

@@ -21,8 +21,9 @@ from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
 from django.views.decorators.debug import sensitive_variables
 
-from ..config import LocalConfig, R2Config
+from ..config import R2Config
 from ..errors import ConfigError, InvalidKeyError, ObjectExistsError
+from ..localconfig import LocalConfig
 from ..localstore import LocalStore
 from ..proxy import MediaProxy
 from ..store import R2Store

@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import models
 
 from ....audit import find_missing
-from ....config import LocalConfig
 from ....errors import R2StoreError
+from ....localconfig import LocalConfig
 from ....protocol import Store, URLSettings
 from ...storage import R2Storage
 

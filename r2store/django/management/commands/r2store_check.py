@@ -10,9 +10,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError
 
-from ....config import LocalConfig, R2Config
+from ....config import R2Config
 from ....diagnostics import ProbeError, probe_bucket, url_mode_reason
 from ....errors import ConfigError
+from ....localconfig import LocalConfig
 from ....protocol import Store
 from ...checks import check_r2store
 from .. import default_r2_storage
