@@ -51,33 +51,35 @@ This module imports urllib3, so :mod:`r2store.store` imports it only on the firs
 from __future__ import annotations
 
 import logging
-import os
-import random
 import socket
-import ssl
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
 from hashlib import sha256
 from typing import Any, NamedTuple, Protocol
-from urllib.parse import unquote_plus
 
 import urllib3
 from urllib3.connection import HTTPConnection
-from urllib3.exceptions import ProtocolError, ProxyError, SSLError
+from urllib3.exceptions import ProtocolError, SSLError
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
 from . import _budget
+from ._client_config import _attempts, _proxy_for, _tls_context, _user_client_settings
 from ._presign import QuerySigner, encode_query
+from ._retries import (
+    _RETRY_CODES,
+    _RETRY_EXCEPTIONS,
+    _RETRY_STATUSES,
+    DEFAULT_MAX_ATTEMPTS,
+    _wait,
+)
+from ._s3xml import ListPage, _error_fields, _parse_listing
 from ._version import __version__
 from .config import R2Config
-from .errors import THROTTLING_CODES, R2StoreError, UpstreamError, UpstreamTimeoutError
+from .errors import R2StoreError, UpstreamError, UpstreamTimeoutError
 from .keys import quote_key
 
 __all__ = [
-    "ListPage",
-    "ListedObject",
     "ObjectResponse",
     "RequestHook",
     "S3ResponseError",
@@ -92,21 +94,6 @@ logger = logging.getLogger("r2store.transport")
 #: and observability. *url* is the full URL, query string included.
 RequestHook = Callable[[str, str], None]
 
-#: botocore's default for r2store's client (``max_attempts=4``): the first try and 4 retries.
-DEFAULT_MAX_ATTEMPTS = 5
-_MAX_BACKOFF = 20.0
-# The statuses and codes botocore's standard mode retries (retries/standard.py: transient
-# and throttled errors), and 429, which R2 sends when a key is read or written too often.
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_RETRY_CODES = (
-    frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
-    | THROTTLING_CODES
-)
-# Failures before a response arrived: safe to retry a GET or HEAD, and a PUT (sent again
-# whole; an atomic create tells its own first attempt by the ETag). (urllib3's TimeoutError
-# covers connect and read timeouts and NewConnectionError; ProtocolError a connection reset
-# or closed before the status line, SSLError a broken handshake.)
-_RETRY_EXCEPTIONS = (Urllib3TimeoutError, ProtocolError, SSLError, ProxyError)
 # An error answer's body is a few hundred bytes of XML; more than this is not one.
 _ERROR_BODY_LIMIT = 64 * 1024
 _SUCCESS = frozenset({200, 206})
@@ -193,24 +180,6 @@ class ObjectResponse(NamedTuple):
     status: int
     headers: Mapping[str, str]
     body: StreamedBody
-
-
-class ListedObject(NamedTuple):
-    """One ``Contents`` entry of a listing; *key* is the full key, decoded."""
-
-    key: str
-    size: int
-    etag: str | None
-    last_modified: datetime | None
-
-
-class ListPage(NamedTuple):
-    """One ListObjectsV2 page: objects, common prefixes (full, decoded), and where to go on."""
-
-    objects: list[ListedObject]
-    prefixes: list[str]
-    is_truncated: bool
-    next_token: str | None
 
 
 class Transport:
@@ -522,28 +491,6 @@ def _chunks(stream: SeekableReader, start: int, length: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _wait(attempt: int, max_attempts: int, budget: _budget.Budget | None) -> float | None:
-    """Seconds to wait before retrying after failed *attempt*, or None to give up.
-
-    Under a budget, the wait is short and a retry is made only if a quarter of the budget's
-    time is left after it: a retry with less would mostly add a timeout to a late answer.
-    """
-    if attempt >= max_attempts:
-        return None
-    wait = _backoff(attempt)
-    if budget is None:
-        return wait
-    wait = min(wait, budget.max_backoff)
-    if budget.remaining() - wait < budget.seconds / 4:
-        return None
-    return wait
-
-
-def _backoff(attempt: int) -> float:
-    """Seconds to wait before retry *attempt* (1-based): botocore's jittered exponential."""
-    return random.random() * min(2.0 ** (attempt - 1), _MAX_BACKOFF)  # noqa: S311 -- jitter
-
-
 def _error(
     operation: str, response: urllib3.BaseHTTPResponse, *, streamed: bool
 ) -> S3ResponseError:
@@ -562,132 +509,3 @@ def _error(
     return S3ResponseError(
         operation, response.status, response.headers, body, response.reason or ""
     )
-
-
-def _local_name(tag: str) -> str:
-    """An element's name without its namespace: S3 sends one, some servers do not."""
-    return tag.rpartition("}")[2]
-
-
-def _error_fields(body: bytes) -> dict[str, str]:
-    """The child elements of an ``<Error>`` document, as botocore collects them."""
-    try:
-        # The body comes from the configured endpoint; expat refuses external entities and
-        # (2.4.1+) limits entity expansion, and there are no DTDs in S3 answers.
-        root = ElementTree.fromstring(body)  # noqa: S314
-    except ElementTree.ParseError:
-        return {}
-    if _local_name(root.tag) != "Error":
-        return {}
-    return {_local_name(child.tag): child.text or "" for child in root}
-
-
-def _parse_listing(body: bytes) -> ListPage:
-    """Parse a ListObjectsV2 answer, decoding keys when the answer says they are encoded."""
-    root = ElementTree.fromstring(body)  # noqa: S314 -- see _error_fields
-    name = _local_name(root.tag)
-    if name != "ListBucketResult":
-        # An HTML page from a captive portal or a proxy, another operation's answer: read
-        # as a listing it would silently hold no keys (sync would upload everything again).
-        raise ValueError(f"not a ListBucketResult: {name[:40]!r}")
-    # Children are in the root's namespace, whatever it is: S3's, none (some servers) or
-    # another (s3rver's); "{namespace}" as ElementTree spells it, or "".
-    ns = root.tag.removesuffix(name)
-    # botocore decodes (with unquote_plus, as S3 encodes a space as "+") only when the
-    # answer says EncodingType=url: a server that ignored the request sent keys as they are.
-    decode: Callable[[str], str] = (
-        unquote_plus if root.findtext(f"{ns}EncodingType") == "url" else _same
-    )
-    objects = [
-        ListedObject(
-            key=decode(item.findtext(f"{ns}Key") or ""),
-            size=int(item.findtext(f"{ns}Size") or 0),
-            etag=item.findtext(f"{ns}ETag"),
-            last_modified=_parse_timestamp(item.findtext(f"{ns}LastModified")),
-        )
-        for item in root.iterfind(f"{ns}Contents")
-    ]
-    prefixes = [
-        decode(item.findtext(f"{ns}Prefix") or "") for item in root.iterfind(f"{ns}CommonPrefixes")
-    ]
-    truncated = (root.findtext(f"{ns}IsTruncated") or "").strip().lower() == "true"
-    return ListPage(objects, prefixes, truncated, root.findtext(f"{ns}NextContinuationToken"))
-
-
-def _same(text: str) -> str:
-    return text
-
-
-def _parse_timestamp(text: str | None) -> datetime | None:
-    """An ISO 8601 timestamp from a listing (``2026-11-25T12:34:56.000Z``), aware, in UTC."""
-    if not text:
-        return None
-    text = text.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        # Python 3.10 takes only 3 or 6 digits of fraction: drop the fraction instead.
-        head, dot, rest = text.partition(".")
-        if not dot:
-            return None
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        try:
-            parsed = datetime.fromisoformat(head + rest[digits:])
-        except ValueError:
-            return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
-
-
-def _user_client_settings(config: R2Config) -> dict[str, Any]:
-    """The options the user set in ``config.client_config`` (a botocore ``Config``).
-
-    botocore records them in ``_user_provided_options`` (its own ``merge`` reads it); a
-    ``Config``'s attributes alone cannot tell a set value from botocore's default.
-    """
-    if config.client_config is None:
-        return {}
-    provided = getattr(config.client_config, "_user_provided_options", None)
-    return dict(provided) if isinstance(provided, dict) else {}
-
-
-def _attempts(retries: Any, default: int) -> int:
-    """Total attempts from a botocore ``retries`` dict, counted as botocore counts them."""
-    if isinstance(retries, dict):
-        if "total_max_attempts" in retries:
-            return max(1, int(retries["total_max_attempts"]))
-        if "max_attempts" in retries:
-            # botocore: max_attempts counts retries, so the first try comes on top.
-            return max(1, int(retries["max_attempts"]) + 1)
-    return default
-
-
-def _tls_context() -> ssl.SSLContext:
-    """Certificates verified against the system's CAs, or ``AWS_CA_BUNDLE`` as botocore reads it."""
-    bundle = os.environ.get("AWS_CA_BUNDLE") or None
-    return ssl.create_default_context(cafile=bundle)
-
-
-def _proxy_for(endpoint: str, configured: Any = None) -> str | None:
-    """The proxy for *endpoint*, chosen as botocore chooses: ``client_config.proxies``
-    (keyed ``scheme://host`` or ``scheme``), else the environment's ``HTTPS_PROXY`` /
-    ``HTTP_PROXY`` unless ``NO_PROXY`` names the host. None means a direct connection."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(endpoint)
-    if isinstance(configured, dict):
-        for name in (f"{parts.scheme}://{parts.hostname}", parts.scheme):
-            if configured.get(name):
-                return str(configured[name])
-    # urllib.request is slow to import; skip it when no proxy variable is set at all.
-    if not any(name.lower().endswith("_proxy") for name in os.environ):
-        return None
-    import urllib.request
-
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    if not proxy or urllib.request.proxy_bypass(parts.netloc):
-        return None
-    return proxy

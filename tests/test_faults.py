@@ -29,6 +29,7 @@ from r2store import (
     UpstreamBusyError,
     UpstreamError,
     UpstreamTimeoutError,
+    _retries,
     _transport,
 )
 from r2store.cli import main
@@ -115,7 +116,7 @@ def backoffs(monkeypatch: pytest.MonkeyPatch) -> Backoffs:
         recorded.botocore.append(context.attempt_number)
         return 0.0
 
-    monkeypatch.setattr(_transport, "_backoff", transport_backoff)
+    monkeypatch.setattr(_retries, "_backoff", transport_backoff)
     monkeypatch.setattr(
         botocore.retries.standard.ExponentialBackoff, "delay_amount", botocore_backoff
     )

@@ -39,7 +39,8 @@ from r2store import (
     UpstreamError,
     UpstreamTimeoutError,
     _budget,
-    _transport,
+    _retries,
+    _s3xml,
 )
 from r2store._presign import EMPTY_SHA256
 
@@ -224,7 +225,7 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         attempts.append(attempt)
         return 0.0
 
-    monkeypatch.setattr(_transport, "_backoff", backoff)
+    monkeypatch.setattr(_retries, "_backoff", backoff)
     return attempts
 
 
@@ -494,7 +495,7 @@ def test_client_errors_are_not_retried(fake: FakeS3, store: R2Store, no_backoff:
 def test_backoff_is_jittered_exponential_and_capped() -> None:
     """The n-th retry waits random() * min(2 ** (n - 1), 20) seconds, as botocore's does."""
     with mock.patch("random.random", return_value=0.5):
-        assert [_transport._backoff(n) for n in (1, 2, 3, 5, 6, 9)] == [
+        assert [_retries._backoff(n) for n in (1, 2, 3, 5, 6, 9)] == [
             0.5,
             1.0,
             2.0,
@@ -830,7 +831,7 @@ def test_a_listing_error_maps(fake: FakeS3, store: R2Store) -> None:
 )
 def test_listing_timestamps(text: str, expected: datetime.datetime | None) -> None:
     """LastModified parses to an aware UTC datetime, whatever fraction it carries."""
-    parsed = _transport._parse_timestamp(text)
+    parsed = _s3xml._parse_timestamp(text)
     if expected is None:
         assert parsed is None
     else:

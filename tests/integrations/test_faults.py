@@ -50,8 +50,8 @@ _TELLTALES = (
 # the relay counts them). gunicorn's worker is forked from this process, so it inherits it.
 _BOOT = """
 import runpy, sys
-import r2store._transport
-r2store._transport._backoff = lambda attempt: 0.0
+import r2store._retries
+r2store._retries._backoff = lambda attempt: 0.0
 sys.argv = sys.argv[1:]
 runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 """
