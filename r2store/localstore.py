@@ -57,35 +57,24 @@ cannot also be a file: storing ``a/b`` while ``a`` is a file (or ``a`` while
 from __future__ import annotations
 
 import builtins
-import errno
 import io
 import os
-import stat as stat_module
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._folders import (
-    CREATE_FLAGS,
-    FILE_FLAGS,
-    REWRITE_FLAGS,
     RefusedError,
-    check_not_a_folder,
     holds_a_file,
     open_dir,
-    remove_empty,
     segments,
     sorted_entries,
-    walk_fd,
-    write_all,
 )
+from ._localfiles import RESERVED, LocalFiles
 from .errors import (
     InvalidKeyError,
     NotModifiedError,
-    ObjectExistsError,
     ObjectNotFoundError,
     PreconditionFailedError,
     R2StoreError,
@@ -102,10 +91,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalStore"]
 
-#: The folder under the root that holds sidecars, temporary files and the lock.
-RESERVED = ".r2store"
-_WRITE_CHUNK = 1024 * 1024
-_SIDECAR_VERSION = 1
 _PRESIGN_METHODS = frozenset({"GET", "HEAD", "PUT"})
 
 
@@ -124,8 +109,7 @@ class LocalStore:
         self.config = config
         self.root = config.root
         self._urls = URLBuilder(config)
-        # Made once: building a Path on every read and write shows in a profile of save().
-        self._lock_path = str(Path(self.root, RESERVED, "lock"))
+        self._files = LocalFiles(config.root)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> LocalStore:
@@ -165,45 +149,6 @@ class LocalStore:
         if full.split("/", 1)[0] == RESERVED:
             raise ObjectNotFoundError(f"no object for key {key!r}")
         return full
-
-    def _root_fd(self, *, create: bool = False) -> int:
-        # The root itself is configuration, trusted: a symlinked root is followed.
-        try:
-            return os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            if not create:
-                raise
-        # Made on the first write only: a mkdir on every write costs a syscall each.
-        Path(self.root).mkdir(parents=True, exist_ok=True)
-        return os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-
-    @contextmanager
-    def _lock(self, *, exclusive: bool) -> Iterator[None]:
-        """The store-wide lock (see the module docstring); a root that no LocalStore has
-        written to has no lock and nothing to be consistent with."""
-        import fcntl  # on first use: POSIX only
-
-        path = self._lock_path
-        if exclusive:
-            flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
-            try:
-                # Without O_CREAT first: the file is there after the first write, and a
-                # failed lookup (a missing .r2store/) is the one case that needs mkdir.
-                fd = os.open(path, flags)
-            except FileNotFoundError:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, flags | os.O_CREAT, 0o666)
-        else:
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            except FileNotFoundError:
-                yield
-                return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
 
     # -- URLs -----------------------------------------------------------------
 
@@ -297,10 +242,10 @@ class LocalStore:
         from . import _http
 
         full = self._read_key(key)
-        with self._lock(exclusive=False):
-            fd, info = self._open_file(key, full)
+        with self._files.lock(exclusive=False):
+            fd, info = self._files.open_file(key, full)
             try:
-                stat = self._stat(key, full, info)
+                stat = self._files.stat(key, full, info)
             except BaseException:
                 os.close(fd)
                 raise
@@ -355,9 +300,9 @@ class LocalStore:
     def stat(self, key: str) -> ObjectStat:
         """The object's metadata, as saved."""
         full = self._read_key(key)
-        with self._lock(exclusive=False):
-            info = self._lstat(key, full)
-            return self._stat(key, full, info)
+        with self._files.lock(exclusive=False):
+            info = self._files.lstat(key, full)
+            return self._files.stat(key, full, info)
 
     def exists(self, key: str) -> bool:
         """Whether a file exists under *key*."""
@@ -375,12 +320,12 @@ class LocalStore:
         location = self.config.location
         full_prefix = object_prefix(prefix, location)
         folder, _, start = full_prefix.rpartition("/")
-        for full, _ in self._walk(folder, start):
+        for full, _ in self._files.walk(folder, start):
             key = relative_key(full, location)
             # Again under the lock: the file may have been replaced since the walk saw it.
-            with self._lock(exclusive=False):
+            with self._files.lock(exclusive=False):
                 try:
-                    stat = self._stat(key, full, self._lstat(key, full), headers=False)
+                    stat = self._files.stat(key, full, self._files.lstat(key, full), headers=False)
                 except ObjectNotFoundError:
                     continue  # deleted since
             yield stat
@@ -393,7 +338,7 @@ class LocalStore:
         dirs: builtins.list[str] = []
         files: builtins.list[str] = []
         try:
-            root = self._root_fd()
+            root = self._files.root_fd()
         except FileNotFoundError:
             return dirs, files
         try:
@@ -441,7 +386,7 @@ class LocalStore:
         headers = self._write_headers(
             key, content_type, metadata, cache_control, content_disposition, content_encoding
         )
-        return self._save(key, full, content, headers=headers, overwrite=overwrite)
+        return self._files.write(key, full, content, headers=headers, overwrite=overwrite)
 
     def open_write(
         self,
@@ -460,7 +405,7 @@ class LocalStore:
             key, content_type, metadata, cache_control, content_disposition, None
         )
         return ObjectWriter(
-            key, partial(self._save, key, full, headers=headers, overwrite=overwrite)
+            key, partial(self._files.write, key, full, headers=headers, overwrite=overwrite)
         )
 
     def _write_headers(
@@ -483,168 +428,20 @@ class LocalStore:
             content_encoding=content_encoding,
         )
 
-    def _save(
-        self, key: str, full: str, content: Content, *, headers: dict[str, Any], overwrite: bool
-    ) -> str:
-        import hashlib  # on first use: its OpenSSL binding is slow to load
-        import json
-
-        from .upload import _read_exactly
-
-        if isinstance(content, (bytes, bytearray, memoryview)):
-            data: bytes | None = bytes(content)
-        elif isinstance(content, io.TextIOBase) or not hasattr(content, "read"):
-            raise TypeError(f"content must be bytes or a binary file object, not {type(content)}")
-        else:
-            data = None
-        root = self._root_fd(create=True)
-        try:
-            tmp = open_dir(root, [RESERVED, "tmp"], create=True)
-        except BaseException:
-            os.close(root)
-            raise
-        data_name = f"{os.urandom(8).hex()}.data"
-        try:
-            digest = hashlib.md5(usedforsecurity=False)
-            fd = os.open(data_name, CREATE_FLAGS, 0o666, dir_fd=tmp)
-            try:
-                # os.write, not a file object: one write call per chunk and no buffer.
-                if data is not None:
-                    digest.update(data)
-                    write_all(fd, data)
-                else:
-                    while chunk := _read_exactly(content, _WRITE_CHUNK):  # type: ignore[arg-type]
-                        digest.update(chunk)
-                        write_all(fd, chunk)
-                info = os.fstat(fd)
-            finally:
-                os.close(fd)
-            sidecar = {
-                "version": _SIDECAR_VERSION,
-                "size": info.st_size,
-                "mtime_ns": info.st_mtime_ns,
-                "etag": f'"{digest.hexdigest()}"',
-                "content_type": headers.get("ContentType"),
-                "cache_control": headers.get("CacheControl"),
-                "content_disposition": headers.get("ContentDisposition"),
-                "content_encoding": headers.get("ContentEncoding"),
-                "metadata": headers.get("Metadata") or {},
-            }
-            # json's default encoder: dumps() with any option builds a new encoder each call.
-            meta = json.dumps(sidecar).encode()
-            self._publish(key, full, root, tmp, data_name, meta, overwrite=overwrite)
-        finally:
-            with suppress(FileNotFoundError):
-                os.unlink(data_name, dir_fd=tmp)
-            os.close(tmp)
-            os.close(root)
-        return key
-
-    def _publish(
-        self,
-        key: str,
-        full: str,
-        root: int,
-        tmp: int,
-        data_name: str,
-        meta: bytes,
-        *,
-        overwrite: bool,
-    ) -> None:
-        """Put the written file in place and write its sidecar *meta*, under the exclusive
-        lock: readers hold the lock shared, so they see both or neither. The sidecar is
-        written in place, not renamed into it: under the lock no reader sees it half
-        written, and a crash mid-write leaves a sidecar that is not the file's (read as
-        none), as a crash between the file and a renamed sidecar would."""
-        *parents, name = segments(full)
-        with self._lock(exclusive=True):
-            try:
-                folder = open_dir(root, parents, create=True)
-            except RefusedError:
-                raise InvalidKeyError(
-                    f"cannot store {key!r}: a folder on its path is a file or a symlink"
-                ) from None
-            try:
-                meta_folder = open_dir(root, [RESERVED, "meta", *parents], create=True)
-                try:
-                    if overwrite:
-                        check_not_a_folder(folder, name, key)
-                        os.replace(data_name, name, src_dir_fd=tmp, dst_dir_fd=folder)
-                    else:
-                        try:
-                            # Atomic: exactly one of many concurrent creates wins.
-                            os.link(
-                                data_name,
-                                name,
-                                src_dir_fd=tmp,
-                                dst_dir_fd=folder,
-                                follow_symlinks=False,
-                            )
-                        except FileExistsError:
-                            check_not_a_folder(folder, name, key)
-                            raise ObjectExistsError(
-                                f"an object already exists for key {key!r}"
-                            ) from None
-                    fd = os.open(name, REWRITE_FLAGS, 0o666, dir_fd=meta_folder)
-                    try:
-                        write_all(fd, meta)
-                    finally:
-                        os.close(fd)
-                finally:
-                    os.close(meta_folder)
-            finally:
-                os.close(folder)
-
     def delete(self, key: str) -> None:
         """Delete the file and its sidecar; a missing key is not an error."""
-        self._delete(self._read_key_or_none(key))
+        self._files.delete(self._read_key_or_none(key))
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Delete many files; missing keys are not errors. Every key is checked first."""
         for full in [self._read_key_or_none(key) for key in keys]:
-            self._delete(full)
+            self._files.delete(full)
 
     def _read_key_or_none(self, key: str) -> str | None:
         try:
             return self._read_key(key)
         except ObjectNotFoundError:
             return None
-
-    def _delete(self, full: str | None) -> None:
-        if full is None:
-            return
-        *parents, name = segments(full)
-        try:
-            root = self._root_fd()
-        except FileNotFoundError:
-            return
-        try:
-            with self._lock(exclusive=True):
-                try:
-                    folder = open_dir(root, parents)
-                except (RefusedError, FileNotFoundError):
-                    return
-                try:
-                    info = os.stat(name, dir_fd=folder, follow_symlinks=False)
-                    if not stat_module.S_ISREG(info.st_mode):
-                        return  # a folder or a symlink is no object
-                    os.unlink(name, dir_fd=folder)
-                except FileNotFoundError:
-                    return
-                finally:
-                    os.close(folder)
-                with suppress(FileNotFoundError, RefusedError):
-                    meta = open_dir(root, [RESERVED, "meta", *parents])
-                    try:
-                        with suppress(FileNotFoundError):
-                            os.unlink(name, dir_fd=meta)
-                    finally:
-                        os.close(meta)
-                # R2 has no folders: one that holds nothing more goes with its last file.
-                remove_empty(root, parents)
-                remove_empty(root, [RESERVED, "meta", *parents], keep=2)
-        finally:
-            os.close(root)
 
     def copy(self, source: str, destination: str) -> None:
         """Copy a file (content and metadata) to another key, replacing what is there."""
@@ -659,146 +456,7 @@ class LocalStore:
                 content_disposition=stat.content_disposition,
                 content_encoding=stat.content_encoding,
             )
-            self._save(destination, full, reader, headers=headers, overwrite=True)
-
-    # -- files and sidecars ---------------------------------------------------
-
-    def _open_file(self, key: str, full: str) -> tuple[int, os.stat_result]:
-        """An open descriptor of the regular file for *full*, and its stat."""
-        *parents, name = segments(full)
-        try:
-            root = self._root_fd()
-        except FileNotFoundError:
-            raise ObjectNotFoundError(f"no object for key {key!r}") from None
-        try:
-            folder = open_dir(root, parents)
-            try:
-                fd = os.open(name, FILE_FLAGS, dir_fd=folder)
-            finally:
-                os.close(folder)
-        except (RefusedError, FileNotFoundError, NotADirectoryError):
-            raise ObjectNotFoundError(f"no object for key {key!r}") from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:  # the file itself is a symlink: never followed
-                raise ObjectNotFoundError(f"no object for key {key!r}") from None
-            raise
-        finally:
-            os.close(root)
-        info = os.fstat(fd)
-        if not stat_module.S_ISREG(info.st_mode):
-            os.close(fd)
-            raise ObjectNotFoundError(f"no object for key {key!r}")
-        return fd, info
-
-    def _lstat(self, key: str, full: str) -> os.stat_result:
-        """The stat of the regular file for *full*, symlinks never followed."""
-        *parents, name = segments(full)
-        try:
-            root = self._root_fd()
-        except FileNotFoundError:
-            raise ObjectNotFoundError(f"no object for key {key!r}") from None
-        try:
-            folder = open_dir(root, parents)
-            try:
-                info = os.stat(name, dir_fd=folder, follow_symlinks=False)
-            finally:
-                os.close(folder)
-        except (RefusedError, FileNotFoundError, NotADirectoryError):
-            raise ObjectNotFoundError(f"no object for key {key!r}") from None
-        finally:
-            os.close(root)
-        if not stat_module.S_ISREG(info.st_mode):
-            raise ObjectNotFoundError(f"no object for key {key!r}")
-        return info
-
-    def _stat(
-        self, key: str, full: str, info: os.stat_result, *, headers: bool = True
-    ) -> ObjectStat:
-        """The ObjectStat of the file *info* describes, from its sidecar when the sidecar
-        is the file's; *headers* False leaves out what a listing does not give."""
-        sidecar = self._sidecar(full, info)
-        modified = datetime.fromtimestamp(info.st_mtime_ns // 1_000_000_000, tz=timezone.utc)
-        if sidecar is None:
-            if not headers:
-                return ObjectStat(
-                    key=key, size=info.st_size, etag=_file_etag(info), last_modified=modified
-                )
-            from ._mediatypes import guess_type
-
-            return ObjectStat(
-                key=key,
-                size=info.st_size,
-                etag=_file_etag(info),
-                last_modified=modified,
-                content_type=guess_type(key),
-            )
-        if not headers:
-            return ObjectStat(
-                key=key, size=info.st_size, etag=sidecar["etag"], last_modified=modified
-            )
-        return ObjectStat(
-            key=key,
-            size=info.st_size,
-            etag=sidecar["etag"],
-            last_modified=modified,
-            content_type=sidecar.get("content_type"),
-            cache_control=sidecar.get("cache_control"),
-            content_disposition=sidecar.get("content_disposition"),
-            content_encoding=sidecar.get("content_encoding"),
-            metadata=dict(sidecar.get("metadata") or {}),
-        )
-
-    def _sidecar(self, full: str, info: os.stat_result) -> dict[str, Any] | None:
-        """The sidecar of the file *info* describes, or None if it has none."""
-        import json
-
-        *parents, name = segments(full)
-        try:
-            root = self._root_fd()
-            try:
-                folder = open_dir(root, [RESERVED, "meta", *parents])
-            finally:
-                os.close(root)
-            try:
-                fd = os.open(name, FILE_FLAGS, dir_fd=folder)
-            finally:
-                os.close(folder)
-            with os.fdopen(fd, "rb") as file:
-                sidecar = json.loads(file.read())
-        except (RefusedError, OSError, ValueError):
-            return None
-        if (
-            not isinstance(sidecar, dict)
-            or sidecar.get("version") != _SIDECAR_VERSION
-            or sidecar.get("size") != info.st_size
-            or sidecar.get("mtime_ns") != info.st_mtime_ns
-            or not isinstance(sidecar.get("etag"), str)
-        ):
-            return None  # another file's, or none of ours
-        return sidecar
-
-    def _walk(self, folder: str, start: str) -> Iterator[tuple[str, os.stat_result]]:
-        """(full key, stat) of every regular file under *folder* whose name there starts
-        with *start*, in key order; symlinks and the reserved folder are skipped."""
-        try:
-            root = self._root_fd()
-        except FileNotFoundError:
-            return
-        try:
-            try:
-                fd = open_dir(root, segments(folder))
-            except (RefusedError, FileNotFoundError):
-                return
-        finally:
-            os.close(root)
-        yield from walk_fd(
-            fd, f"{folder}/" if folder else "", start, hidden=None if folder else RESERVED
-        )
-
-
-def _file_etag(info: os.stat_result) -> str:
-    """The ETag of a file no LocalStore wrote: its mtime and size, as nginx makes them."""
-    return f'"{info.st_mtime_ns:x}-{info.st_size:x}"'
+            self._files.write(destination, full, reader, headers=headers, overwrite=True)
 
 
 def _evolve_size(stat: ObjectStat, size: int) -> ObjectStat:

@@ -42,11 +42,11 @@ from typing import IO, TYPE_CHECKING, cast
 
 import attrs
 
+from ._localfiles import RESERVED as LOCAL_STORE_FOLDER
 from ._progress import CountingReader
 from .config import R2Config
 from .errors import AccessDeniedError, InvalidKeyError, R2StoreError
 from .keys import object_key
-from .localstore import RESERVED as LOCAL_STORE_FOLDER
 from .objects import ObjectStat
 from .store import part_size_for
 
