@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any
 
-from ._http import guess_type, parse_media_type
+from ._mediatypes import guess_type, parse_media_type
 from .keys import object_key, relative_key
 from .objects import ObjectStat
 from .sync import _matches
