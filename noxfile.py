@@ -32,13 +32,15 @@ SEAWEEDFS_TESTS = [
     "tests/test_awkward_keys.py",
     "tests/test_uploads.py",
     "tests/test_redirect.py",
+    "tests/test_static.py",
+    "tests/django_tests/test_static.py",
 ]
 
 
 @nox.session
 def tests_seaweedfs(session: nox.Session) -> None:
-    """The Store contract, presigned URLs and awkward keys against SeaweedFS, an S3 server
-    that checks signatures (moto checks none)."""
+    """The Store contract, presigned URLs, awkward keys and collectstatic against
+    SeaweedFS, an S3 server that checks signatures (moto checks none)."""
     install(session, "test", "seaweedfs")
     session.env["R2STORE_TEST_S3"] = "seaweedfs"
     session.run("pytest", *SEAWEEDFS_TESTS, *session.posargs)
