@@ -153,6 +153,9 @@ class R2StaticStorage(R2Storage):
             with _django_errors():
                 self._drain()
                 self._flush_deletes()
+        except BaseException:
+            self.index.clear()  # it recorded uploads as written that may never be
+            raise
         finally:
             queue, self._queue = self._queue, None
             queue.close()
@@ -160,13 +163,8 @@ class R2StaticStorage(R2Storage):
 
     def _drain(self) -> None:
         """Wait for the background uploads; raise the first error any of them met."""
-        if self._queue is None:
-            return
-        try:
+        if self._queue is not None:
             self._queue.drain()
-        except Exception:
-            self.index.clear()  # it recorded the failed uploads as written
-            raise
 
     def delete(self, name: str) -> None:
         """Delete *name*, at the storage's next call that is not a save of the same name.

@@ -325,10 +325,12 @@ def test_a_failed_upload_fails_collectstatic_and_deletes_nothing(
     settings: Any, relay: Relay, relayed: R2Config, assets: Path
 ) -> None:
     """When the bucket refuses one upload, collectstatic fails naming the refusal, and
-    the deletes --clear put off are not sent: the live site keeps its files."""
+    the deletes --clear put off are not sent: the live site keeps its files. The next
+    run uploads what the failed one did not."""
     use_static(settings, relayed, assets, "R2ManifestStaticStorage")
     collectstatic()
     (assets / "app.js").write_text("console.log('changed');\n")
+    os.utime(assets / "app.js", (4_000_000_000, 4_000_000_000))
     relay.fail(403, "AccessDenied", method="PUT", path="/static/app.", times=ALWAYS)
     with pytest.raises(PermissionError, match="AccessDenied"):
         collectstatic("--clear")
@@ -337,6 +339,9 @@ def test_a_failed_upload_fails_collectstatic_and_deletes_nothing(
     objects = bucket_keys(relayed)
     assert "static/staticfiles.json" in objects
     assert "static/app.js" in objects
+    relay.clear()
+    collectstatic()  # the same storage, in the same process, once the bucket takes it
+    assert R2Store(relayed).read("static/app.js") == b"console.log('changed');\n"
 
 
 @pytest.mark.parametrize("command", ["r2store", "django"])
