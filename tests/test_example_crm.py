@@ -26,12 +26,16 @@ from r2store import R2Store
 from .conftest import BROWSER_DEADLINE, free_port
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Request
 
 RUN = Path(__file__).parents[1] / "docs" / "examples" / "crm" / "run.py"
 STARTUP_DEADLINE = 60.0
 SHUTDOWN_DEADLINE = 15.0
 IMG_SRC = re.compile(r'<img[^>]*\bsrc="([^"]+)"')
+# The in-memory endpoint, as run.py's first line names it.
+MEMORY_ENDPOINT = re.compile(r"in memory \((http://127\.0\.0\.1:\d+), bucket ([^)]+)\)")
+# The most the app may be sent with a direct upload: a ticket request or the form, not the file.
+SMALL_BODY = 4 * 1024
 
 
 def _img_sources(html: str) -> list[str]:
@@ -315,3 +319,64 @@ def test_large_attachment_goes_straight_to_the_folder(tmp_path: Path, browser: B
     (stored,) = (data_dir / "media" / "attachments").glob("*/minutes.pdf")
     assert stored.read_bytes() == attachment.read_bytes()
     assert served.content == attachment.read_bytes()
+
+
+def _body_size(request: Request) -> int:
+    """The size of the body the browser sent with *request*, from its Content-Length (which,
+    unlike Playwright's post data, counts a form's files)."""
+    return int(request.all_headers().get("content-length", "0"))
+
+
+def test_large_attachment_goes_straight_to_the_s3_endpoint(
+    tmp_path: Path, browser: Browser
+) -> None:
+    """With --s3, an attachment chosen in the browser is PUT cross-origin to the in-memory S3
+    endpoint (the app is sent no more than a few KiB), and the contact's link serves it."""
+    log = tmp_path / "run.log"
+    attachment = tmp_path / "minutes.pdf"
+    attachment.write_bytes(b"%PDF-1.4 minutes\n" + os.urandom(3 * 1024 * 1024))
+    page = browser.new_page()
+    page.set_default_timeout(BROWSER_DEADLINE)
+    sent: list[Request] = []
+    page.on("request", lambda request: sent.append(request))
+    with _crm(tmp_path / "data", free_port(), log, args=["--s3"]) as base:
+        found = MEMORY_ENDPOINT.search(log.read_text())
+        assert found is not None, log.read_text()
+        endpoint, bucket = found.groups()
+        page.goto(base + "/add/")
+        page.fill("#id_name", "Ada Lovelace")
+        with page.expect_response(lambda response: response.request.method == "PUT") as put:
+            page.set_input_files("#id_attachment", attachment)
+        page.wait_for_selector("[data-r2store-upload][data-state=done]")
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        href = page.get_attribute("a.attachment", "href")
+        assert href is not None
+        served = httpx.get(base + href)
+        to_app = [(r.method, r.url, _body_size(r)) for r in sent if r.url.startswith(base + "/")]
+    assert put.value.url.startswith(f"{endpoint}/{bucket}/attachments/")
+    assert put.value.status == 200
+    assert _body_size(put.value.request) == attachment.stat().st_size
+    assert href.startswith("/media-proxy/attachments/")
+    assert href.endswith("/minutes.pdf")
+    assert served.status_code == 200
+    assert served.content == attachment.read_bytes()
+    assert ("POST", f"{base}/add/") in [(method, url) for method, url, _ in to_app]
+    assert max(size for _, _, size in to_app) <= SMALL_BODY, to_app
+    assert not (tmp_path / "data" / "media").exists()
+
+
+def test_photo_added_in_the_browser_shows_with_s3_flag(tmp_path: Path, browser: Browser) -> None:
+    """With --s3, a photo added through the form in the browser shows on the contact list,
+    served byte for byte by the media proxy from the in-memory endpoint."""
+    photo = tmp_path / "ada.png"
+    photo.write_bytes(_png(40, 30))
+    page = browser.new_page()
+    page.set_default_timeout(BROWSER_DEADLINE)
+    with _crm(tmp_path / "data", free_port(), tmp_path / "run.log", args=["--s3"]) as base:
+        src = _add_in_browser(page, base, "Ada Lovelace", photo)
+        assert _width_of(page, "Ada Lovelace") == 40
+        served = httpx.get(base + src)
+    assert src.startswith("/media-proxy/profile_images/")
+    assert served.content == photo.read_bytes()
+    assert not (tmp_path / "data" / "media").exists()
