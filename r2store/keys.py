@@ -111,6 +111,10 @@ def object_key(key: str, location: str = "") -> str:
     *location* must already be checked (see :func:`check_location`).
     """
     # Fast path first: this runs for every URL a page renders.
+    if type(key) is not str and isinstance(key, str):
+        # A str subclass, such as a template's SafeString: the same text, as a plain str
+        # (SafeString's own __str__ returns itself).
+        key = str.__str__(key)
     if type(key) is not str or _is_invalid(key):
         _check(key, "key")
     full = f"{location}/{key}" if location else key

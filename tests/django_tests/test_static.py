@@ -204,6 +204,19 @@ def test_template_static_resolves_to_public_url(
     assert rendered == f"{PUBLIC}/static/{storage.stored_name('site.css')}"
 
 
+@pytest.mark.parametrize("debug", [True, False])
+def test_template_static_renders_with_debug_on_and_off(
+    settings: Any, config: R2Config, assets: Path, debug: bool
+) -> None:
+    """{% static %} renders a URL with DEBUG on, where Django's manifest storage passes
+    the template's literal (a SafeString) through unhashed, and off."""
+    use_static(settings, config, assets, "R2ManifestStaticStorage")
+    collectstatic()
+    settings.DEBUG = debug
+    rendered = Template("{% load static %}{% static 'site.css' %}").render(Context())
+    assert rendered.startswith(f"{PUBLIC}/static/site.")
+
+
 def test_manifest_strict_refuses_unknown_names(
     settings: Any, config: R2Config, assets: Path
 ) -> None:

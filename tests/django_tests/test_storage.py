@@ -19,6 +19,7 @@ from django.core.files.uploadedfile import (
     TemporaryUploadedFile,
 )
 from django.db.migrations.writer import MigrationWriter
+from django.utils.safestring import mark_safe
 
 from r2store import R2Config
 from r2store.django import R2Storage
@@ -197,6 +198,11 @@ def test_url_uses_the_proxy(r2_storage: R2Storage) -> None:
     """url() gives the media proxy URL, with no request."""
     assert r2_storage.url("profile_images/a b.png") == "/media-proxy/profile_images/a%20b.png"
     assert r2_store(r2_storage)._client is None
+
+
+def test_url_takes_a_templates_safe_string(media_storage: R2Storage) -> None:
+    """url() of a SafeString (a template's literal) is the URL of the same text."""
+    assert media_storage.url(mark_safe("a b.png")) == media_storage.url("a b.png")
 
 
 @pytest.mark.parametrize("use_tz", [True, False])
