@@ -153,14 +153,26 @@ def check_r2store_static(app_configs: Any = None, **kwargs: Any) -> list[checks.
 
     from .static import R2StaticStorage
 
-    storages: dict[str, Any] = getattr(settings, "STORAGES", {}) or {}
-    backend = (storages.get("staticfiles") or {}).get("BACKEND")
+    configured: dict[str, Any] = getattr(settings, "STORAGES", {}) or {}
+    backend = (configured.get("staticfiles") or {}).get("BACKEND")
     try:
         storage_class = import_string(backend) if backend else None
     except ImportError:
         return []  # Django reports a backend it cannot import
     if not (isinstance(storage_class, type) and issubclass(storage_class, R2StaticStorage)):
         return []
+    from django.core.files.storage import storages
+
+    try:
+        storages["staticfiles"]
+    except ImproperlyConfigured as exc:
+        return [
+            checks.Error(
+                f"the static files storage's settings are not valid:\n{exc}",
+                hint="Set what it names (see the static files guide).",
+                id="r2store.E003",
+            )
+        ]
     if get_commands().get("collectstatic") == "r2store.django":
         return []
     return [

@@ -24,6 +24,8 @@ _R2_ONLY = frozenset(f.name for f in attrs.fields(R2Config)) - frozenset(
 _MEDIA_ONLY = frozenset({"allow_overwrite", "location", "cache_control"})
 # R2Storage's own option, not a configuration field.
 _STORAGE_OPTIONS = frozenset({"allow_overwrite"})
+# The static storages' own option, not a configuration field.
+_STATIC_OPTIONS = frozenset({"compress"})
 
 
 # Django's error mails (DEBUG=False) show these as stars. Its debug page (DEBUG=True)
@@ -47,16 +49,20 @@ def storages_from_env(
 
     With ``USE_R2`` and ``R2_STATIC`` true, static files go to R2 too
     (:class:`~r2store.django.R2ManifestStaticStorage`, with the same *options*
-    but those about media: location, cache_control, allow_overwrite); otherwise,
-    and always in local mode, *staticfiles* or Django's default.
+    but those about media: location, cache_control, allow_overwrite; and
+    ``compress`` when ``R2_STATIC_COMPRESS`` is true); a public URL is then
+    required. Otherwise, and always in local mode, *staticfiles* or Django's
+    default.
     """
     enabled, given, error = _check(environ, options)
-    static = False
+    static: dict[str, Any] | None = None
     if error is None and enabled:
         try:
-            static = r2_enabled(environ, variable="R2_STATIC")
+            static = _static_options(environ, given)
         except ConfigError as exc:
             error = improperly_configured(exc)
+        except ImproperlyConfigured as exc:
+            error = exc
     if error is not None:
         # Django's debug page and error mails show every frame's locals: this frame lets
         # go of the secrets first, and the error's cause has no frames (see _check).
@@ -66,12 +72,30 @@ def storages_from_env(
     default: dict[str, Any] = {"BACKEND": f"r2store.django.{backend}"}
     if given:
         default["OPTIONS"] = given
-    if staticfiles is None and enabled and static:
-        static_options = {k: v for k, v in given.items() if k not in _MEDIA_ONLY}
+    if staticfiles is None and static is not None:
         staticfiles = {"BACKEND": "r2store.django.R2ManifestStaticStorage"}
-        if static_options:
-            staticfiles = {**staticfiles, "OPTIONS": static_options}
+        if static:
+            staticfiles = {**staticfiles, "OPTIONS": static}
     return {"default": default, "staticfiles": dict(staticfiles or _STATIC)}
+
+
+def _static_options(
+    environ: Mapping[str, str] | None, given: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The R2 static storage's options when ``R2_STATIC`` is on, else None; checked
+    here, at startup, as the media storage's are: ``R2_STATIC_COMPRESS`` and the public
+    URL the static storage needs."""
+    if not r2_enabled(environ, variable="R2_STATIC"):
+        return None
+    options = {k: v for k, v in given.items() if k not in _MEDIA_ONLY}
+    if r2_enabled(environ, variable="R2_STATIC_COMPRESS"):
+        options["compress"] = True
+    fields = {k: v for k, v in options.items() if k not in _STATIC_OPTIONS}
+    if R2Config.from_env(environ, **fields).public_url is None:
+        from .static import NO_PUBLIC_URL
+
+        raise ImproperlyConfigured(f"R2_STATIC is on, but {NO_PUBLIC_URL}")
+    return options
 
 
 def _check(

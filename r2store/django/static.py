@@ -39,6 +39,13 @@ logger = logging.getLogger("r2store.django")
 __all__ = ["R2ManifestStaticStorage", "R2StaticStorage"]
 
 _DEFAULT_LOCATION = "static"
+#: Why a static storage refuses to start without a public URL.
+NO_PUBLIC_URL = (
+    "static files on R2 need a public URL: set R2_PUBLIC_DOMAIN (or R2_PUBLIC_URL, or "
+    "the public_url option) to the bucket's custom domain. The media proxy is not a way "
+    "to serve them: it serves user uploads, under the media location, and never "
+    "serves JavaScript."
+)
 # The largest file read into memory to go up in the background (see uploading()); a larger
 # one goes up from the calling thread, streamed.
 _BACKGROUND_MAX_SIZE = 1024 * 1024
@@ -51,11 +58,10 @@ class R2StaticStorage(R2Storage):
     when not given, except: ``location`` defaults to ``static`` (not ``R2_LOCATION``,
     which places media), and ``cache_control`` to a short ``public, max-age=300``
     for names without a content hash (a name with one is cached for a year,
-    ``immutable``). With a public URL (the ``public_url`` option, else
-    ``R2_PUBLIC_URL`` / ``R2_PUBLIC_DOMAIN``), URLs point there; without one, at
-    the media proxy. ``compress`` (else ``R2_STATIC_COMPRESS``, default off) stores
-    text, SVG and uncompressed fonts gzip-compressed, with ``Content-Encoding: gzip``,
-    when that saves at least 5%.
+    ``immutable``). URLs point at the public URL (the ``public_url`` option, else
+    ``R2_PUBLIC_URL`` / ``R2_PUBLIC_DOMAIN``), which is required. ``compress`` (else
+    ``R2_STATIC_COMPRESS``, default off) stores text, SVG and uncompressed fonts
+    gzip-compressed, with ``Content-Encoding: gzip``, when that saves at least 5%.
 
     Files are written over by name, as ``collectstatic`` expects. What the bucket
     holds is read from one listing (see :class:`~r2store.static.StaticIndex`):
@@ -75,11 +81,12 @@ class R2StaticStorage(R2Storage):
             del options  # as in R2Storage.__init__
             raise config
         assert isinstance(compress, bool)  # else config is its error, raised above
+        if config.public_url is None:
+            raise ImproperlyConfigured(NO_PUBLIC_URL)
         #: Whether text, JSON, SVG and fonts are stored gzip-compressed (see _put).
         self.compress = compress
-        if config.public_url is not None:
-            # Static files are public by nature: straight from the bucket's domain.
-            config = attrs.evolve(config, media_proxy=False)
+        # Static files are public by nature: straight from the bucket's domain.
+        config = attrs.evolve(config, media_proxy=False)
         self.allow_overwrite = True
         self.store = R2Store(config)
         self.index = StaticIndex(self.store)

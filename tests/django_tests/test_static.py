@@ -241,11 +241,32 @@ def test_clear_removes_stale_files(settings: Any, config: R2Config, assets: Path
 
 
 def test_storages_from_env_static(env: dict[str, str]) -> None:
-    """R2_STATIC=true with USE_R2 puts static files on R2; local mode keeps Django's default."""
-    on = storages_from_env({**env, "R2_STATIC": "true"})
+    """R2_STATIC=true with USE_R2 puts static files on R2, R2_STATIC_COMPRESS=true
+    compressed; local mode keeps Django's default."""
+    env = {**env, "R2_STATIC": "true", "R2_PUBLIC_URL": PUBLIC}
+    on = storages_from_env(env)
     assert on["staticfiles"]["BACKEND"] == "r2store.django.R2ManifestStaticStorage"
+    assert "OPTIONS" not in on["staticfiles"]
+    packed = storages_from_env({**env, "R2_STATIC_COMPRESS": "true"})
+    assert packed["staticfiles"]["OPTIONS"] == {"compress": True}
     local = storages_from_env({"R2_STATIC": "true"})
     assert local["staticfiles"]["BACKEND"].startswith("django.contrib.staticfiles")
+
+
+def test_static_files_need_a_public_url(config: R2Config, env: dict[str, str]) -> None:
+    """Without a public URL, a static storage and storages_from_env(R2_STATIC=true) are
+    ImproperlyConfigured, naming the variable to set: the media proxy cannot serve them."""
+    with pytest.raises(ImproperlyConfigured, match="R2_PUBLIC_DOMAIN"):
+        R2StaticStorage(**r2_options(config))
+    with pytest.raises(ImproperlyConfigured, match=r"R2_STATIC is on.*R2_PUBLIC_DOMAIN"):
+        storages_from_env({**env, "R2_STATIC": "true"})
+
+
+def test_storages_from_env_checks_r2_static_compress(env: dict[str, str]) -> None:
+    """A bad R2_STATIC_COMPRESS is ImproperlyConfigured at startup, naming it."""
+    env = {**env, "R2_STATIC": "true", "R2_PUBLIC_URL": PUBLIC, "R2_STATIC_COMPRESS": "maybe"}
+    with pytest.raises(ImproperlyConfigured, match="R2_STATIC_COMPRESS"):
+        storages_from_env(env)
 
 
 def test_static_storage_defaults_to_static_location(config: R2Config) -> None:
@@ -412,3 +433,17 @@ def test_compress_is_read_from_the_environment(
         R2StaticStorage(**r2_options(config, public_url=PUBLIC))
     with pytest.raises(ImproperlyConfigured, match="compress"):
         R2StaticStorage(**r2_options(config, public_url=PUBLIC, compress="yes"))
+
+
+def test_check_reports_invalid_static_settings(
+    settings: Any, config: R2Config, assets: Path
+) -> None:
+    """r2store.E003 reports a static storage that cannot start (here: no public URL)."""
+    use_static(settings, config, assets, "R2ManifestStaticStorage")
+    settings.STORAGES["staticfiles"]["OPTIONS"].pop("public_url")
+    settings.STORAGES = dict(settings.STORAGES)  # so that Django makes the storages again
+    if django.VERSION < (5, 0):
+        storages._backends = dict(settings.STORAGES)  # type: ignore[attr-defined]
+    [error] = check_r2store_static()
+    assert error.id == "r2store.E003"
+    assert "R2_PUBLIC_DOMAIN" in error.msg
