@@ -441,10 +441,19 @@ class UploadTicketApp:
     """An ASGI app that issues direct upload tickets (:meth:`DirectUploads.handle
     <r2store.uploads.DirectUploads.handle>`): mount it where the page asks for them, behind
     whatever decides who may upload. Issuing a ticket is string work (no request to R2),
-    so it runs on the event loop."""
+    so it runs on the event loop.
 
-    def __init__(self, uploads: DirectUploads) -> None:
+    :param subject: a function of the scope that names who asks (from what your
+        authentication middleware put in the scope, say); each ticket is issued to it,
+        and its token verifies only with ``verify(token, subject=...)`` of the same. It
+        runs on the event loop: it must not block. None: tickets for no subject.
+    """
+
+    def __init__(
+        self, uploads: DirectUploads, *, subject: Callable[[Scope], str | None] | None = None
+    ) -> None:
         self.uploads = uploads
+        self.subject = subject
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -459,7 +468,8 @@ class UploadTicketApp:
             # One byte past the limit is enough for handle() to refuse a body too long.
             if len(body) > MAX_TICKET_REQUEST or not message.get("more_body"):
                 break
-        response = self.uploads.handle(scope["method"], body)
+        subject = partial(self.subject, scope) if self.subject is not None else None
+        response = self.uploads.handle(scope["method"], body, subject=subject)
         headers = [(k.lower().encode(), v.encode()) for k, v in response.headers]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         assert isinstance(response.body, bytes)

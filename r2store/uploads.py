@@ -12,6 +12,10 @@ One upload, three steps:
 3. :meth:`DirectUploads.verify` -- the form hands the token back; the app checks the
    HMAC and the expiry, then a HEAD shows whether the object has the declared size and type.
 
+A ticket may be issued to a *subject* (a user id, a session: any string that names who
+asked): the subject then goes into the token's HMAC, and the token verifies for that
+subject only. A token is otherwise a bearer token: whoever holds it can attach its object.
+
 The key is ``<prefix>/<random>/<file name>``: 128 random bits per ticket, so two users
 uploading ``photo.jpg`` at once get two keys, and a key cannot be guessed from a name.
 The signed ``If-None-Match: *`` then makes the PUT a create, as :meth:`~r2store.R2Store.save`
@@ -35,7 +39,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -75,6 +79,9 @@ _RANDOM_LENGTH = 22
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # Binds a token to its purpose, so no other HMAC made with the same secret can pass for one.
 _TOKEN_PURPOSE = b"r2store direct upload ticket v1\n"
+# The purpose of a token issued to a subject: another line, so that no token issued to a
+# subject passes for one issued to nobody in particular, nor the other way round.
+_BOUND_TOKEN_PURPOSE = b"r2store direct upload ticket v1 for a subject\n"
 
 
 def _positive_size(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -194,6 +201,14 @@ def safe_filename(filename: str, room: int = _NAME_ROOM) -> str:
     return name or "file"
 
 
+def _check_subject(subject: str | None) -> str | None:
+    # An empty subject is most likely a missing user id turned into a string: every
+    # caller would share it, so it is a mistake, not a subject.
+    if subject is not None and (not isinstance(subject, str) or not subject):
+        raise ValueError("a subject must be a non-empty str (or None for no subject)")
+    return subject
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -242,12 +257,25 @@ class DirectUploads:
         content_type: str | None,
         *,
         policy: UploadPolicy | None = None,
+        subject: str | None = None,
     ) -> UploadTicket:
         """A ticket to upload *filename* of *size* bytes and *content_type* (empty or None
-        means ``application/octet-stream``), under *policy* (default: this one's).
+        means ``application/octet-stream``), under *policy* (default: this one's), for
+        *subject* (who asks: a user id, say; its token then verifies for that subject
+        only; None: for whoever holds the token).
 
         Raises :class:`~r2store.errors.UploadRefusedError` naming what the policy refuses.
         """
+        return self._issue(filename, size, content_type, policy, subject)
+
+    def _issue(
+        self,
+        filename: str,
+        size: int,
+        content_type: str | None,
+        policy: UploadPolicy | None,
+        subject: str | Callable[[], str | None] | None,
+    ) -> UploadTicket:
         policy = policy or self.policy
         if type(size) is not int or size < 0:
             raise UploadRefusedError("the size must be a whole number of bytes")
@@ -270,6 +298,8 @@ class DirectUploads:
         key = f"{under}{secrets.token_urlsafe(_RANDOM_BYTES)}/{name}"
         # Refused here, not by R2 later: a location plus a long prefix can leave no room.
         object_key(key, self.store.config.location)
+        # Asked only now, for a ticket that is issued (see handle()).
+        subject = _check_subject(subject() if callable(subject) else subject)
         expires = int(time.time()) + policy.expires_in
         url = self.store.presigned_url(
             key,
@@ -286,7 +316,7 @@ class DirectUploads:
             expires=expires,
             url=url,
             headers={"Content-Type": essence, "If-None-Match": "*"},
-            token=self._token(key, size, essence, expires),
+            token=self._token(key, size, essence, expires, subject),
         )
 
     @staticmethod
@@ -299,25 +329,35 @@ class DirectUploads:
             raise UploadRefusedError("the file's type is not a valid media type")
         return media_type.essence
 
-    def _mac(self, payload: str) -> str:
-        message = _TOKEN_PURPOSE + self._scope + payload.encode()
+    def _mac(self, payload: str, subject: str | None) -> str:
+        if subject is None:
+            # The message of the first release's tokens, which stay valid.
+            message = _TOKEN_PURPOSE + self._scope + payload.encode()
+        else:
+            # The subject's digest has a fixed length, so no subject and payload can run
+            # into each other; it is in the MAC only, so a token does not show whose it is.
+            digest = hashlib.sha256(subject.encode()).digest()
+            message = _BOUND_TOKEN_PURPOSE + self._scope + digest + payload.encode()
         return _b64(hmac.digest(self._secret, message, hashlib.sha256))
 
-    def _token(self, key: str, size: int, content_type: str, expires: int) -> str:
+    def _token(
+        self, key: str, size: int, content_type: str, expires: int, subject: str | None
+    ) -> str:
         fields = [key, size, content_type, expires]
         payload = _b64(json.dumps(fields, separators=(",", ":")).encode())
-        return f"{payload}.{self._mac(payload)}"
+        return f"{payload}.{self._mac(payload, subject)}"
 
     # -- verifying --------------------------------------------------------------
 
-    def verify(self, token: str) -> ObjectStat:
-        """The uploaded object's metadata, once *token* proves genuine and unexpired and
-        the object under its key has the size and type it declared.
+    def verify(self, token: str, *, subject: str | None = None) -> ObjectStat:
+        """The uploaded object's metadata, once *token* proves genuine, unexpired and
+        issued to *subject* (None: to no subject), and the object under its key has the
+        size and type it declared.
 
         Raises :class:`~r2store.errors.InvalidTicketError` otherwise; an object of another
         size or type (a server that checks no signatures let it through) is deleted.
         """
-        key, size, content_type = self.read_token(token)
+        key, size, content_type = self.read_token(token, subject=subject)
         try:
             stat = self.store.stat(key)
         except ObjectNotFoundError:
@@ -330,17 +370,25 @@ class DirectUploads:
             )
         return stat
 
-    def read_token(self, token: str) -> tuple[str, int, str]:
-        """The key, size and type a genuine, unexpired *token* names (no network).
+    def read_token(self, token: str, *, subject: str | None = None) -> tuple[str, int, str]:
+        """The key, size and type a genuine, unexpired *token* issued to *subject* (None:
+        to no subject) names (no network).
 
-        Raises :class:`~r2store.errors.InvalidTicketError` for a tampered or expired one.
+        Raises :class:`~r2store.errors.InvalidTicketError` for a tampered or expired one,
+        or one issued to another subject.
         """
+        subject = _check_subject(subject)
         if not isinstance(token, str) or token.count(".") != 1 or len(token) > 4096:
             raise InvalidTicketError("the upload ticket is not valid")
         payload, mac = token.split(".")
         # Constant time: how much of a forged MAC matched must not show in the timing.
-        if not hmac.compare_digest(self._mac(payload).encode(), mac.encode("utf-8", "replace")):
-            raise InvalidTicketError("the upload ticket is not valid")
+        expected = self._mac(payload, subject).encode()
+        if not hmac.compare_digest(expected, mac.encode("utf-8", "replace")):
+            # The subject is in the MAC only, so a token issued to someone else and a
+            # tampered one look alike; the message names both, and neither subject.
+            raise InvalidTicketError(
+                "the upload ticket is not valid (altered, or issued to someone else)"
+            )
         try:
             key, size, content_type, expires = json.loads(_unb64(payload))
         except ValueError:
@@ -353,12 +401,21 @@ class DirectUploads:
     # -- the ticket endpoint ----------------------------------------------------
 
     def handle(
-        self, method: str, body: bytes, *, policy: UploadPolicy | None = None
+        self,
+        method: str,
+        body: bytes,
+        *,
+        policy: UploadPolicy | None = None,
+        subject: str | Callable[[], str | None] | None = None,
     ) -> ProxyResponse:
         """Answer one request to the ticket endpoint: a POST of JSON
         ``{"filename", "size", "type"}`` gets the ticket as JSON (200); a request that
         is not one, or that the policy refuses, gets ``{"error": message}`` (400; 405
         for another method). Adapters read at most :data:`MAX_TICKET_REQUEST` bytes.
+
+        The ticket is issued to *subject*, or to what a function given as *subject*
+        answers: it is called only for a ticket about to be issued (so it may, say,
+        create a session without one being made for every refused request).
         """
         if method != "POST":
             return _json(405, {"error": "use POST"}, [("Allow", "POST")])
@@ -373,7 +430,7 @@ class DirectUploads:
         if not isinstance(filename, str) or not isinstance(content_type, (str, type(None))):
             return _json(400, {"error": "send JSON: {filename, size, type}"})
         try:
-            ticket = self.issue(filename, size, content_type, policy=policy)
+            ticket = self._issue(filename, size, content_type, policy, subject)
         except UploadRefusedError as exc:
             return _json(400, {"error": str(exc)})
         except R2StoreError:

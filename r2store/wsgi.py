@@ -8,7 +8,8 @@ app = R2ProxyMiddleware(app, R2Store.from_env())   # serves /media-proxy/<key>
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -130,10 +131,21 @@ class _Body:
 class UploadTicketApp:
     """A WSGI app that issues direct upload tickets (:meth:`DirectUploads.handle
     <r2store.uploads.DirectUploads.handle>`): mount it where the page asks for them, behind
-    whatever decides who may upload."""
+    whatever decides who may upload.
 
-    def __init__(self, uploads: DirectUploads) -> None:
+    :param subject: a function of the environ that names who asks (a user id your login
+        middleware put there, say); each ticket is issued to it, and its token verifies
+        only with ``verify(token, subject=...)`` of the same. None: tickets for no subject.
+    """
+
+    def __init__(
+        self,
+        uploads: DirectUploads,
+        *,
+        subject: Callable[[WSGIEnvironment], str | None] | None = None,
+    ) -> None:
         self.uploads = uploads
+        self.subject = subject
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         from .uploads import MAX_TICKET_REQUEST
@@ -142,7 +154,8 @@ class UploadTicketApp:
         # One byte past the limit is enough for handle() to refuse a body too long.
         size = min(int(length), MAX_TICKET_REQUEST + 1) if length.isdigit() else 0
         body = environ["wsgi.input"].read(size) if size else b""
-        response = self.uploads.handle(environ.get("REQUEST_METHOD", "GET"), body)
+        subject = partial(self.subject, environ) if self.subject is not None else None
+        response = self.uploads.handle(environ.get("REQUEST_METHOD", "GET"), body, subject=subject)
         start_response(_status_line(response.status), response.headers)
         assert isinstance(response.body, bytes)
         return [response.body]

@@ -315,3 +315,146 @@ def test_the_asgi_app_issues_tickets(uploads: DirectUploads) -> None:
     assert response.status_code == 200
     assert uploads.read_token(response.json()["token"])[1:] == (3, "image/png")
     assert refused.status_code == 405
+
+
+# -- binding a ticket to its subject (who asked for it) ---------------------------------------
+
+#: A token made by the first release (no subject) for a fixed key, expiring in 2100: the
+#: tokens already issued must keep verifying.
+FIRST_RELEASE_TOKEN = (
+    "WyJ1cGxvYWRzL0FBQUFBQUFBQUFBQUFBQUFBQUFBQUEvY2F0LnBuZyIsNSwiaW1hZ2UvcG5nIiw0MTAyNDQ0ODAwXQ"
+    ".atkR226P-ZUb2_BpXgXEaMvp0BWzQahT2rko5DlA4Gc"
+)
+
+
+def _offline_uploads() -> DirectUploads:
+    """Direct uploads for a fixed bucket and location, for reading tokens (no network)."""
+    from r2store import R2Config
+
+    config = R2Config(
+        account_id="0" * 32,
+        bucket="media",
+        access_key_id="AKIAEXAMPLE",
+        secret_access_key="not-used",
+        location="site",
+    )
+    return DirectUploads(R2Store(config), policy=POLICY, secret=SECRET)
+
+
+def test_a_first_release_token_still_reads() -> None:
+    """A token issued without a subject by the first release reads, without a subject."""
+    key = "uploads/AAAAAAAAAAAAAAAAAAAAAA/cat.png"
+
+    assert _offline_uploads().read_token(FIRST_RELEASE_TOKEN) == (key, 5, "image/png")
+
+
+def test_a_first_release_token_is_refused_for_a_subject() -> None:
+    """A token issued without a subject is refused when a subject is asked for."""
+    with pytest.raises(InvalidTicketError, match="issued to someone else"):
+        _offline_uploads().read_token(FIRST_RELEASE_TOKEN, subject="user:1")
+
+
+def test_a_token_verifies_for_its_subject(uploads: DirectUploads) -> None:
+    """A file uploaded on a ticket issued to a subject verifies for that subject."""
+    ticket = uploads.issue("cat.png", 5, "image/png", subject="user:1")
+    _put(ticket, b"12345")
+
+    assert uploads.verify(ticket.token, subject="user:1").key == ticket.key
+
+
+def test_a_token_is_refused_for_another_subject(uploads: DirectUploads) -> None:
+    """A token issued to one subject is refused for another, its upload notwithstanding."""
+    ticket = uploads.issue("cat.png", 5, "image/png", subject="user:1")
+    _put(ticket, b"12345")
+
+    with pytest.raises(InvalidTicketError, match="issued to someone else") as refused:
+        uploads.verify(ticket.token, subject="user:2")
+    assert SECRET not in str(refused.value)
+
+
+def test_a_token_for_a_subject_is_refused_without_one(uploads: DirectUploads) -> None:
+    """A token issued to a subject is refused by a verify() that names none."""
+    ticket = uploads.issue("cat.png", 5, "image/png", subject="user:1")
+    _put(ticket, b"12345")
+
+    with pytest.raises(InvalidTicketError, match="not valid"):
+        uploads.verify(ticket.token)
+
+
+def test_a_token_without_a_subject_is_refused_for_one(uploads: DirectUploads) -> None:
+    """A token issued to nobody in particular is refused by a verify() that names a subject."""
+    ticket = uploads.issue("cat.png", 5, "image/png")
+    _put(ticket, b"12345")
+
+    with pytest.raises(InvalidTicketError, match="issued to someone else"):
+        uploads.verify(ticket.token, subject="user:1")
+
+
+def test_the_subject_is_not_in_the_token(uploads: DirectUploads) -> None:
+    """The subject is in the token's MAC only: its readable payload does not show it."""
+    import base64
+
+    token = uploads.issue("cat.png", 5, "image/png", subject="user:4242-private").token
+    payload = base64.urlsafe_b64decode(token.split(".")[0] + "==")
+
+    assert b"4242" not in payload
+    assert b"4242" not in token.encode()
+
+
+@pytest.mark.parametrize("subject", ["", 42])
+def test_a_subject_must_be_a_non_empty_str(uploads: DirectUploads, subject: Any) -> None:
+    """An empty or non-str subject is a programming error, not a subject every caller shares."""
+    with pytest.raises((TypeError, ValueError), match="subject must be a non-empty str"):
+        uploads.issue("cat.png", 5, "image/png", subject=subject)
+
+
+def test_the_endpoint_binds_the_ticket_to_its_subject(uploads: DirectUploads) -> None:
+    """handle() with a subject answers a token that reads for that subject only."""
+    body = b'{"filename": "a.png", "size": 3, "type": "image/png"}'
+    token = _json_body(uploads.handle("POST", body, subject="user:1"))["token"]
+
+    assert uploads.read_token(token, subject="user:1")[1:] == (3, "image/png")
+    with pytest.raises(InvalidTicketError):
+        uploads.read_token(token, subject="user:2")
+
+
+def test_the_endpoint_asks_for_the_subject_only_to_issue(uploads: DirectUploads) -> None:
+    """A subject function is called for a ticket it issues, not for a request it refuses."""
+    asked: list[str] = []
+
+    def subject() -> str:
+        asked.append("asked")
+        return "user:1"
+
+    uploads.handle("GET", b"", subject=subject)
+    uploads.handle(
+        "POST", b'{"filename": "a.png", "size": 3, "type": "text/html"}', subject=subject
+    )
+    answer = uploads.handle(
+        "POST", b'{"filename": "a.png", "size": 3, "type": "image/png"}', subject=subject
+    )
+
+    assert asked == ["asked"]
+    assert uploads.read_token(_json_body(answer)["token"], subject="user:1")
+
+
+def test_the_wsgi_app_binds_tickets_to_the_requests_subject(uploads: DirectUploads) -> None:
+    """UploadTicketApp(subject=) binds each ticket to what its function reads from the environ."""
+    import io
+
+    from r2store.wsgi import UploadTicketApp
+
+    body = b'{"filename": "a.png", "size": 3, "type": "image/png"}'
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "HTTP_X_USER": "alice",
+    }
+    app = UploadTicketApp(uploads, subject=lambda environ: f"user:{environ['HTTP_X_USER']}")
+    answer = b"".join(app(environ, lambda status, headers, *exc: None))  # type: ignore[arg-type]
+    token = json.loads(answer)["token"]
+
+    assert uploads.read_token(token, subject="user:alice")
+    with pytest.raises(InvalidTicketError):
+        uploads.read_token(token, subject="user:bob")
