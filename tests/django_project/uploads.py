@@ -12,7 +12,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
 
-from r2store.django.uploads import DirectUploadField
+from r2store.django.uploads import DirectUploadAdminMixin, DirectUploadField, bind_uploads
 
 from .contacts.models import Document
 
@@ -27,6 +27,11 @@ _PAGE = (
 )
 
 
+def team_subject(request: HttpRequest) -> str:
+    """A subject function of the test project's own: the team the X-Team header names."""
+    return "team:" + request.headers.get("X-Team", "none")
+
+
 class UploadForm(forms.Form):
     """One file of any type up to 32 MiB, uploaded straight to the bucket."""
 
@@ -35,13 +40,13 @@ class UploadForm(forms.Form):
 
 def upload_page(request: HttpRequest) -> HttpResponse:
     """The form; once it verifies, the key it names."""
-    form = UploadForm(request.POST if request.method == "POST" else None)
+    form = bind_uploads(UploadForm(request.POST if request.method == "POST" else None), request)
     if form.is_valid():
         return HttpResponse(f"saved {form.cleaned_data['file']}", content_type="text/plain")
     return HttpResponse(engines["django"].from_string(_PAGE).render({"form": form}, request))
 
 
-class DirectDocumentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DirectDocumentAdmin(DirectUploadAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Documents whose file the browser uploads straight to the bucket."""
 
     formfield_overrides = {  # noqa: RUF012 (Django's own pattern)

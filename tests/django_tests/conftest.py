@@ -71,3 +71,11 @@ def media_storage(request: pytest.FixtureRequest) -> R2Storage:
     """The default storage in either mode: R2 (the moto bucket) and local (a folder)."""
     storage: R2Storage = request.getfixturevalue(f"{request.param}_storage")
     return storage
+
+
+@pytest.fixture
+def cache_sessions(settings: Any) -> None:
+    """Sessions in the local memory cache, not the database: a test server's threads and
+    an async test's reach them without the test database (direct upload tickets are
+    bound to the session)."""
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"

@@ -48,9 +48,10 @@ class BodySizes:
 
 
 @pytest.fixture
-def app(r2_storage: R2Storage) -> Iterator[tuple[str, BodySizes]]:
+def app(r2_storage: R2Storage, cache_sessions: None) -> Iterator[tuple[str, BodySizes]]:
     """The test project on a threaded WSGI server; its origin and its body log. The bucket
-    lets that origin upload (CORS), as `r2store cors set --origin` does."""
+    lets that origin upload (CORS), as `r2store cors set --origin` does. Sessions (the
+    tickets are bound to one) are kept where the server's threads reach them."""
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     set_cors(r2_store(r2_storage), [CORSRule(origins=[origin])])
