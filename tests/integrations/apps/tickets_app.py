@@ -47,7 +47,7 @@ class BearerName(AuthenticationBackend):
 def user_subject(scope: Scope) -> str | None:
     """The logged-in user, as the authentication middleware put it in the scope."""
     user = scope["user"]
-    return f"user:{user.username}" if user.is_authenticated else None
+    return f"user:{user.identity}" if user.is_authenticated else None
 
 
 async def ready(request: Request) -> PlainTextResponse:
