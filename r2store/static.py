@@ -123,6 +123,7 @@ class StaticIndex:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._objects: dict[str, ObjectStat] = {}
+        self._folders: set[str] = set()  # every key's parents: "a" and "a/b" for "a/b/c"
         self._listed_at: float | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -141,11 +142,30 @@ class StaticIndex:
         """The listed object under *name*, or None when there is none."""
         key = self.key(name)
         with self._lock:
-            now = time.monotonic()
-            if self._listed_at is None or now - self._listed_at > self._ttl:
-                self._objects = {stat.key: stat for stat in self._store.list()}
-                self._listed_at = now
+            self._list_if_stale()
             return self._objects.get(key)
+
+    def is_folder(self, name: str) -> bool:
+        """Whether some listed object's key starts with *name* and a "/"."""
+        key = self.key(name)
+        with self._lock:
+            self._list_if_stale()
+            return key in self._folders
+
+    def _list_if_stale(self) -> None:
+        now = time.monotonic()
+        if self._listed_at is None or now - self._listed_at > self._ttl:
+            self._objects = {stat.key: stat for stat in self._store.list()}
+            self._folders = set()
+            for key in self._objects:
+                self._add_folders(key)
+            self._listed_at = now
+
+    def _add_folders(self, key: str) -> None:
+        folder = posixpath.dirname(key)
+        while folder and folder not in self._folders:
+            self._folders.add(folder)
+            folder = posixpath.dirname(folder)
 
     def written(self, name: str, size: int, md5: str | None) -> None:
         """Record that *name* now holds *size* bytes whose MD5 is *md5* (None when its
@@ -158,6 +178,7 @@ class StaticIndex:
         )
         with self._lock:
             self._objects[stat.key] = stat
+            self._add_folders(stat.key)
 
     def forget(self, name: str) -> None:
         """Record that *name* is gone."""
@@ -169,6 +190,7 @@ class StaticIndex:
         """Forget the listing: the next lookup lists again."""
         with self._lock:
             self._objects = {}
+            self._folders = set()
             self._listed_at = None
 
 

@@ -206,10 +206,14 @@ class R2StaticStorage(R2Storage):
             self.index.forget(key)
 
     def exists(self, name: str) -> bool:
+        """Whether *name* is a file, or a folder (collectstatic --clear goes into a folder
+        only when it exists)."""
         if not name.strip("/"):
-            return True  # the root, which collectstatic --clear asks about
+            return True  # the root
         with _django_errors():
             self._settle()
+            if self.index.is_folder(name):
+                return True
             return (
                 self.index.get(name) is not None
                 and self.index.key(name) not in self._pending_deletes

@@ -230,14 +230,20 @@ def test_manifest_strict_refuses_unknown_names(
 
 
 def test_clear_removes_stale_files(settings: Any, config: R2Config, assets: Path) -> None:
-    """collectstatic --clear removes files no longer in the source folders."""
-    use_static(settings, config, assets, "R2ManifestStaticStorage")
+    """collectstatic --clear removes files no longer in the source folders, in
+    subfolders too, and keeps the rest."""
+    storage = use_static(settings, config, assets, "R2ManifestStaticStorage")
+    (assets / "img" / "icon.png").write_bytes(b"\x89PNG another")
     collectstatic()
     (assets / "app.js").unlink()
+    (assets / "img" / "icon.png").unlink()
+    R2Store(config).save("static/img/old/stale.css", b"left by an old deploy")
+    storage.index.clear()  # as a new process would start
     collectstatic("--clear")
     objects = bucket_keys(config)
-    assert not [key for key in objects if key.startswith("static/app.")]
-    assert "static/site.css" in objects
+    assert not [key for key in objects if key.startswith(("static/app.", "static/img/icon"))]
+    assert "static/img/old/stale.css" not in objects
+    assert {"static/site.css", "static/img/logo.png"} <= set(objects)
 
 
 def test_storages_from_env_static(env: dict[str, str]) -> None:
