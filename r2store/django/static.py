@@ -10,7 +10,7 @@ import logging
 import weakref
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import IO, Any, NamedTuple
 
 import attrs
 from django.conf import settings
@@ -94,8 +94,9 @@ class R2StaticStorage(R2Storage):
         # the storage's life: the finalizer holds it.
         self._pending_deletes: set[str] = set()
         weakref.finalize(self, _send_deletes, self.store, self._pending_deletes)
-        # Uploads in the background, inside uploading().
+        # Uploads in the background, inside uploading(); and whether to send every save.
         self._queue: UploadQueue | None = None
+        self._rewrite = False
 
     def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
         """How migrations record this storage: by its public path, without secrets."""
@@ -103,6 +104,42 @@ class R2StaticStorage(R2Storage):
         return f"r2store.django.{type(self).__name__}", args, kwargs
 
     def _put(self, name: str, content: Any) -> None:
+        self.save_changed(name, content)
+
+    def save_changed(self, name: str, content: Any, *, dry_run: bool = False) -> bool:
+        """Save *content* under *name* unless the bucket holds those bytes there already
+        (as this storage would store them: compressed or not); say whether it saves.
+
+        Inside ``uploading(rewrite=True)`` it always saves. With *dry_run*, it only says.
+        """
+        upload = self._prepare(name, content)
+        config = self.store.config
+        assert isinstance(config, R2Config)  # as __init__ made it
+        with _django_errors():
+            if not dry_run:
+                # The save that follows collectstatic's delete of the same name cancels it.
+                self._pending_deletes.discard(upload.key)
+            self._settle()
+            stat = None if self._rewrite else self.index.get(name)
+            if holds(stat, upload.body, upload.md5, upload.size, config.multipart_chunksize):
+                return False
+            if dry_run:
+                return True
+            if self._queue is not None and upload.size <= _BACKGROUND_MAX_SIZE:
+                # Django closes the file when save() returns: upload its bytes.
+                self._queue.submit(upload.key, upload.body.read(), **upload.options)
+            else:
+                if self._queue is not None:
+                    self._queue.wait_for(upload.key)
+                self.store.save(upload.key, upload.body, **upload.options)
+        # A multipart upload's ETag is not the MD5: leave it unknown, to be listed again.
+        known = upload.md5 if upload.size <= config.multipart_threshold else None
+        self.index.written(name, upload.size, known)
+        return True
+
+    def _prepare(self, name: str, content: Any) -> _Upload:
+        """What saving *content* under *name* sends: the bytes (compressed when that is
+        on and worth it), their MD5 and size, and the save's options."""
         body = _body(content)
         if not hasattr(body, "seek") or (hasattr(body, "seekable") and not body.seekable()):
             body = io.BytesIO(body if isinstance(body, bytes) else body.read())
@@ -111,7 +148,8 @@ class R2StaticStorage(R2Storage):
         md5, size = file_digest(body)
         config = self.store.config
         assert isinstance(config, R2Config)  # as __init__ made it
-        key = self.index.key(name)
+        with _django_errors():
+            key = self.index.key(name)
         # A name's hash is of the content, so its caching is decided on the original.
         options: dict[str, Any] = {
             "overwrite": True,
@@ -124,26 +162,14 @@ class R2StaticStorage(R2Storage):
                 body = io.BytesIO(packed)
                 md5, size = file_digest(body)
                 options["content_encoding"] = "gzip"
-        with _django_errors():
-            # The save that follows collectstatic's delete of the same name cancels it.
-            self._pending_deletes.discard(key)
-            self._settle()
-            if holds(self.index.get(name), body, md5, size, config.multipart_chunksize):
-                return
-            if self._queue is not None and size <= _BACKGROUND_MAX_SIZE:
-                # Django closes the file when save() returns: upload its bytes.
-                self._queue.submit(key, body.read(), **options)
-            else:
-                if self._queue is not None:
-                    self._queue.wait_for(key)
-                self.store.save(key, body, **options)
-        # A multipart upload's ETag is not the MD5: leave it unknown, to be listed again.
-        self.index.written(name, size, md5 if size <= config.multipart_threshold else None)
+        return _Upload(key, body, md5, size, options)
 
     @contextlib.contextmanager
-    def uploading(self) -> Iterator[None]:
+    def uploading(self, *, rewrite: bool = False) -> Iterator[None]:
         """Upload in the background, from 8 threads, until the block ends; then wait
-        for every upload, and send the deletes put off meanwhile.
+        for every upload, and send the deletes put off meanwhile. With *rewrite*, every
+        save is sent, even of bytes the bucket holds: headers are written again (as
+        ``collectstatic --clear`` asks, after ``cache_control`` or ``compress`` changed).
 
         The first upload that fails is raised by the storage's next call, or at the
         block's end; then no delete put off is sent, so the files pages refer to stay.
@@ -155,6 +181,7 @@ class R2StaticStorage(R2Storage):
             yield
             return
         self._queue = UploadQueue(self.store)
+        self._rewrite = rewrite
         try:
             yield
             with _django_errors():
@@ -165,6 +192,7 @@ class R2StaticStorage(R2Storage):
             raise
         finally:
             queue, self._queue = self._queue, None
+            self._rewrite = False
             queue.close()
             self._pending_deletes.clear()  # after a failure, old files stay
 
@@ -256,6 +284,14 @@ class R2StaticStorage(R2Storage):
         # compressed, so this fits in memory.
         with file, _django_errors():
             return File(io.BytesIO(gzip.decompress(file.read())), name)
+
+
+class _Upload(NamedTuple):
+    key: str
+    body: IO[bytes]
+    md5: str
+    size: int
+    options: dict[str, Any]
 
 
 def _compress(value: Any) -> bool | ImproperlyConfigured:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import pickle
 import threading
@@ -73,8 +74,8 @@ def use_static(
     *command* is whose collectstatic runs: r2store's (``r2store.django`` before
     ``django.contrib.staticfiles`` in INSTALLED_APPS, as the guide says) or Django's.
     """
-    apps = [app for app in settings.INSTALLED_APPS if app != "r2store.django"]
     order = ["r2store.django", "django.contrib.staticfiles"]
+    apps = [app for app in settings.INSTALLED_APPS if app not in order]
     settings.INSTALLED_APPS = [*apps, *(order if command == "r2store" else reversed(order))]
     settings.STATICFILES_DIRS = [str(assets)]
     settings.STATICFILES_FINDERS = ["django.contrib.staticfiles.finders.FileSystemFinder"]
@@ -453,3 +454,61 @@ def test_check_reports_invalid_static_settings(
     [error] = check_r2store_static()
     assert error.id == "r2store.E003"
     assert "R2_PUBLIC_DOMAIN" in error.msg
+
+
+def test_a_change_that_keeps_size_and_time_is_uploaded(
+    settings: Any, config: R2Config, assets: Path
+) -> None:
+    """r2store's collectstatic compares content, not modification times: a file
+    changed without a new size or time (a build with pinned times) still goes up."""
+    use_static(settings, config, assets, "R2StaticStorage")
+    for path in assets.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    collectstatic()
+    (assets / "app.js").write_text("console.log('HI');\n")  # the same length
+    os.utime(assets / "app.js", (1_000_000_000, 1_000_000_000))
+    collectstatic()
+    assert R2Store(config).read("static/app.js") == b"console.log('HI');\n"
+
+
+def test_summary_counts_what_was_sent(settings: Any, config: R2Config, assets: Path) -> None:
+    """After a fresh checkout (every file newer), the summary says nothing was copied:
+    files whose bytes the bucket holds count as unmodified."""
+    storage = use_static(settings, config, assets, "R2StaticStorage")
+    collectstatic()
+    for path in assets.rglob("*"):
+        os.utime(path, (4_000_000_000, 4_000_000_000))
+    storage.index.clear()
+    out = io.StringIO()
+    call_command("collectstatic", interactive=False, verbosity=1, stdout=out)
+    assert "0 static files copied" in out.getvalue()
+    assert "3 unmodified" in out.getvalue()
+
+
+def test_dry_run_says_what_would_go_up_and_sends_nothing(
+    settings: Any, config: R2Config, assets: Path
+) -> None:
+    """collectstatic --dry-run names the changed file and sends no PUT."""
+    storage = use_static(settings, config, assets, "R2StaticStorage")
+    collectstatic()
+    (assets / "app.js").write_text("console.log('changed');\n")
+    storage.index.clear()
+    log = RequestLog(storage.store)
+    out = io.StringIO()
+    call_command("collectstatic", "--dry-run", interactive=False, verbosity=1, stdout=out)
+    assert put_keys(log) == []
+    assert "Pretending to copy" in out.getvalue()
+    assert "app.js" in out.getvalue()
+    assert "1 static file copied" in out.getvalue()
+
+
+def test_clear_writes_changed_headers(settings: Any, config: R2Config, assets: Path) -> None:
+    """A changed cache_control reaches objects whose bytes did not change only with
+    --clear, which sends every file again."""
+    use_static(settings, config, assets, "R2StaticStorage")
+    collectstatic()
+    use_static(settings, config, assets, "R2StaticStorage", cache_control="public, max-age=60")
+    collectstatic()
+    assert bucket_keys(config)["static/app.js"]["CacheControl"] == SHORT_CACHE_CONTROL
+    collectstatic("--clear")
+    assert bucket_keys(config)["static/app.js"]["CacheControl"] == "public, max-age=60"
