@@ -274,7 +274,9 @@ class R2StaticStorage(R2Storage):
     def _open(self, name: str, mode: str = "rb") -> Any:
         with _django_errors():
             self._settle()
-            self._drain()  # post-processing reads back files saved a moment ago
+            if self._queue is not None:
+                # Post-processing reads back files saved a moment ago, one at a time.
+                self._queue.wait_for(self.index.key(name))
         file = super()._open(name, mode)
         stat = getattr(file.file, "stat", None)
         if stat is None or stat.content_encoding != "gzip":

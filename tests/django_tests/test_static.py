@@ -512,3 +512,26 @@ def test_clear_writes_changed_headers(settings: Any, config: R2Config, assets: P
     assert bucket_keys(config)["static/app.js"]["CacheControl"] == SHORT_CACHE_CONTROL
     collectstatic("--clear")
     assert bucket_keys(config)["static/app.js"]["CacheControl"] == "public, max-age=60"
+
+
+def test_post_processing_reads_back_a_file_still_going_up(
+    settings: Any, relay: Relay, relayed: R2Config, assets: Path
+) -> None:
+    """A stylesheet deeper than the image it names makes Django read the image back
+    from the storage while post-processing; that read waits for the image's upload
+    (held up here for a moment). Had it found nothing, Django would keep the image's
+    plain name for a pass and upload a second, intermediate copy of the stylesheet."""
+    (assets / "css" / "deep").mkdir(parents=True)
+    (assets / "css" / "deep" / "a.css").write_text('p { background: url("../../top.png"); }\n')
+    (assets / "top.png").write_bytes(b"\x89PNG top")
+    storage = use_static(settings, relayed, assets, "R2ManifestStaticStorage")
+    relay.stall(0.3, method="PUT", path="/static/top.png", times=1)
+    collectstatic()
+    hashed = storage.stored_name("css/deep/a.css")
+    assert b"top.png" not in R2Store(relayed).read(f"static/{hashed}")
+    hashed_puts = {
+        seen.target
+        for seen in relay.seen
+        if seen.method == "PUT" and "/deep/a." in seen.target and "/deep/a.css" not in seen.target
+    }
+    assert len(hashed_puts) == 1  # one hashed copy, final from the first pass
