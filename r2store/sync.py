@@ -139,6 +139,7 @@ def sync_directory(
     *,
     dry_run: bool = False,
     delete: bool = False,
+    keep: Iterable[str] = (),
     workers: int = 8,
     progress: ProgressCallback | None = None,
     byte_progress: ByteProgressCallback | None = None,
@@ -153,7 +154,9 @@ def sync_directory(
 
     With *delete*, remote objects under *prefix* that no local file names
     are deleted afterwards -- except below a directory that could not be
-    read or a link that was not followed, whose contents are unknown. With
+    read or a link that was not followed, whose contents are unknown, and at
+    or below the keys in *keep* (another owner's files, such as static files
+    in the same bucket). With
     *dry_run*, nothing is written or deleted and the report says what would
     be. *progress* is called from the calling thread as each file settles;
     *byte_progress* also from the upload threads, as big files go up.
@@ -174,6 +177,7 @@ def sync_directory(
     list_prefix = f"{base}/" if base else ""
 
     walk = _walk(root, base, location)
+    walk.protected.update(key.strip("/") for key in keep)
     remote = {stat.key: stat for stat in store.list(list_prefix)}
     failed = list(walk.failed)
     uploaded: list[str] = []

@@ -176,6 +176,15 @@ def test_delete_removes_only_extra_keys_under_the_prefix(store: R2Store, media: 
     )
 
 
+def test_delete_leaves_the_kept_prefixes_alone(store: R2Store, media: Path) -> None:
+    """With delete, objects at or below a kept prefix stay, though no local file names them."""
+    for key in ("static/app.js", "static/css/site.css", "staticX/gone.txt", "stale.txt"):
+        store.save(key, b"x")
+    report = sync_directory(store, media, delete=True, keep=["static"])
+    assert sorted(report.deleted) == ["stale.txt", "staticX/gone.txt"]
+    assert store.exists("static/css/site.css")
+
+
 def test_without_delete_extra_keys_stay(store: R2Store, media: Path) -> None:
     """Without delete, remote objects with no local file are left alone."""
     store.save("stale.txt", b"old")

@@ -145,42 +145,69 @@ def check_local_mode_deploy(app_configs: Any = None, **kwargs: Any) -> list[chec
 
 @checks.register(checks.Tags.staticfiles)
 def check_r2store_static(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Warn when static files go to R2 but ``collectstatic`` is Django's own, which
-    hands the storage one file at a time with no end to wait at: each upload then
-    finishes before the next file starts."""
+    """Check an r2store static storage: its settings (without a request), whether it
+    shares the media's part of the bucket, and which ``collectstatic`` runs (Django's
+    own hands the storage one file at a time with no end to wait at, so each upload
+    finishes before the next file starts)."""
     from django.core.management import get_commands
     from django.utils.module_loading import import_string
 
-    from .static import R2StaticStorage
+    from .static import R2StaticStorage, static_prefix_in, static_settings
 
-    configured: dict[str, Any] = getattr(settings, "STORAGES", {}) or {}
-    backend = (configured.get("staticfiles") or {}).get("BACKEND")
+    configured: dict[str, Any] = (getattr(settings, "STORAGES", {}) or {}).get("staticfiles") or {}
     try:
-        storage_class = import_string(backend) if backend else None
+        backend = import_string(configured.get("BACKEND", ""))
     except ImportError:
         return []  # Django reports a backend it cannot import
-    if not (isinstance(storage_class, type) and issubclass(storage_class, R2StaticStorage)):
+    if not (isinstance(backend, type) and issubclass(backend, R2StaticStorage)):
         return []
-    from django.core.files.storage import storages
-
-    try:
-        storages["staticfiles"]
-    except ImproperlyConfigured as exc:
+    static = static_settings(configured.get("OPTIONS") or {})
+    if isinstance(static, ImproperlyConfigured):
         return [
             checks.Error(
-                f"the static files storage's settings are not valid:\n{exc}",
+                f"the static files storage's settings are not valid:\n{static}",
                 hint="Set what it names (see the static files guide).",
                 id="r2store.E003",
             )
         ]
-    if get_commands().get("collectstatic") == "r2store.django":
-        return []
-    return [
-        checks.Warning(
-            "static files go to R2, but collectstatic is Django's own, which uploads "
-            "them one at a time.",
-            hint="List 'r2store.django' before 'django.contrib.staticfiles' in "
-            "INSTALLED_APPS: its collectstatic uploads from 8 threads.",
-            id="r2store.W006",
+    found: list[checks.CheckMessage] = []
+    media = _media_config()
+    prefix = static_prefix_in(media) if isinstance(media, R2Config) else None
+    if prefix is not None:
+        where = f"{media.location}/" if media and media.location else "the bucket's root"
+        found.append(
+            checks.Warning(
+                f"static files are kept under {static[0].location}/, inside the media's "
+                f"part of the bucket ({where}): r2store_sync --delete leaves them alone, but "
+                "a media upload named like a static file would replace it.",
+                hint="Give static files a bucket of their own (the staticfiles storage's "
+                "bucket option), or keep media under R2_LOCATION (e.g. media) from the start.",
+                id="r2store.W007",
+            )
         )
-    ]
+    if get_commands().get("collectstatic") != "r2store.django":
+        found.append(
+            checks.Warning(
+                "static files go to R2, but collectstatic is Django's own, which uploads "
+                "them one at a time.",
+                hint="List 'r2store.django' before 'django.contrib.staticfiles' in "
+                "INSTALLED_APPS: its collectstatic uploads from 8 threads.",
+                id="r2store.W006",
+            )
+        )
+    return found
+
+
+def _media_config() -> URLSettings | None:
+    """The default storage's configuration when it is r2store's and can start, else None."""
+    if not _uses_r2():
+        return None
+    from django.core.files.storage import storages
+
+    from .storage import R2Storage
+
+    try:
+        storage = storages["default"]
+    except ImproperlyConfigured:
+        return None  # check_r2store reports it
+    return storage.store.config if isinstance(storage, R2Storage) else None

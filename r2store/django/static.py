@@ -8,7 +8,7 @@ import gzip
 import io
 import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import IO, Any, NamedTuple
 
@@ -73,20 +73,13 @@ class R2StaticStorage(R2Storage):
 
     @sensitive_variables("options")
     def __init__(self, **options: Any) -> None:
-        options.setdefault("location", _DEFAULT_LOCATION)
-        options.setdefault("cache_control", SHORT_CACHE_CONTROL)
-        compress = _compress(options.pop("compress", None))
-        config = _config(options) if isinstance(compress, bool) else compress
-        if not isinstance(config, R2Config):
+        checked = static_settings(options)
+        if isinstance(checked, ImproperlyConfigured):
             del options  # as in R2Storage.__init__
-            raise config
-        assert isinstance(compress, bool)  # else config is its error, raised above
-        if config.public_url is None:
-            raise ImproperlyConfigured(NO_PUBLIC_URL)
+            raise checked
+        config, compress = checked
         #: Whether text, JSON, SVG and fonts are stored gzip-compressed (see _put).
         self.compress = compress
-        # Static files are public by nature: straight from the bucket's domain.
-        config = attrs.evolve(config, media_proxy=False)
         self.allow_overwrite = True
         self.store = R2Store(config)
         self.index = StaticIndex(self.store)
@@ -294,6 +287,49 @@ class _Upload(NamedTuple):
     md5: str
     size: int
     options: dict[str, Any]
+
+
+@sensitive_variables("options")
+def static_settings(options: Mapping[str, Any]) -> tuple[R2Config, bool] | ImproperlyConfigured:
+    """A static storage's configuration and ``compress`` from its *options* (over the
+    environment), or the error to raise. No request is made: system checks call it."""
+    options = {"location": _DEFAULT_LOCATION, "cache_control": SHORT_CACHE_CONTROL, **options}
+    compress = _compress(options.pop("compress", None))
+    if not isinstance(compress, bool):
+        return compress
+    config = _config(options)
+    if not isinstance(config, R2Config):
+        return config
+    if config.public_url is None:
+        return ImproperlyConfigured(NO_PUBLIC_URL)
+    # Static files are public by nature: straight from the bucket's domain.
+    return attrs.evolve(config, media_proxy=False), compress
+
+
+def static_prefix_in(config: R2Config) -> str | None:
+    """Where ``STORAGES["staticfiles"]``, when it is an r2store static storage, keeps
+    its files inside *config*'s location in the same bucket: the prefix relative to that
+    location ("" for all of it). None when it keeps them elsewhere."""
+    from django.utils.module_loading import import_string
+
+    configured: dict[str, Any] = getattr(settings, "STORAGES", {}).get("staticfiles") or {}
+    try:
+        backend = import_string(configured.get("BACKEND", ""))
+    except ImportError:
+        return None
+    if not (isinstance(backend, type) and issubclass(backend, R2StaticStorage)):
+        return None
+    static = static_settings(configured.get("OPTIONS") or {})
+    if isinstance(static, ImproperlyConfigured):
+        return None
+    location = static[0].location
+    if (static[0].endpoint, static[0].bucket) != (config.endpoint, config.bucket):
+        return None
+    if not config.location or location == config.location:
+        return location.removeprefix(config.location).strip("/")
+    if location.startswith(f"{config.location}/"):
+        return location[len(config.location) + 1 :]
+    return None
 
 
 def _compress(value: Any) -> bool | ImproperlyConfigured:

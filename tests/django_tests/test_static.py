@@ -535,3 +535,53 @@ def test_post_processing_reads_back_a_file_still_going_up(
         if seen.method == "PUT" and "/deep/a." in seen.target and "/deep/a.css" not in seen.target
     }
     assert len(hashed_puts) == 1  # one hashed copy, final from the first pass
+
+
+def media_and_static_at_root(settings: Any, config: R2Config, assets: Path, tmp_path: Path) -> None:
+    """Media at the bucket's root (no R2_LOCATION) and static files under static/ in
+    the same bucket, with r2store.django installed."""
+    use_static(settings, config, assets, "R2StaticStorage")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "r2store.django.R2Storage", "OPTIONS": r2_options(config)},
+    }
+    if django.VERSION < (5, 0):
+        storages._backends = dict(settings.STORAGES)  # type: ignore[attr-defined]
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "photo.jpg").write_bytes(b"a photo")
+
+
+def test_media_sync_delete_keeps_static_files(
+    settings: Any, config: R2Config, assets: Path, tmp_path: Path
+) -> None:
+    """r2store_sync --delete of media kept at the bucket's root deletes media the folder
+    lacks, and none of the static files beside it."""
+    media_and_static_at_root(settings, config, assets, tmp_path)
+    collectstatic()
+    R2Store(config).save("stale.jpg", b"gone from the folder")
+    out = io.StringIO()
+    call_command("r2store_sync", "--delete", stdout=out)
+    assert "Keeping static files" in out.getvalue()
+    objects = bucket_keys(config)
+    assert "stale.jpg" not in objects
+    assert {"photo.jpg", "static/app.js", "static/img/logo.png"} <= set(objects)
+
+
+def test_check_warns_when_static_files_share_the_media_namespace(
+    settings: Any, config: R2Config, assets: Path, tmp_path: Path
+) -> None:
+    """r2store.W007 warns when static files lie inside the media's part of the bucket,
+    and is quiet when media has a location of its own."""
+    media_and_static_at_root(settings, config, assets, tmp_path)
+    assert [m.id for m in check_r2store_static()] == ["r2store.W007"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "r2store.django.R2Storage",
+            "OPTIONS": r2_options(config, location="media"),
+        },
+    }
+    if django.VERSION < (5, 0):
+        storages._backends = dict(settings.STORAGES)  # type: ignore[attr-defined]
+    assert check_r2store_static() == []

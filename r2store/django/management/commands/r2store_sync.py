@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ....errors import R2StoreError
 from ....store import R2Store
 from ....sync import SyncReport, sync_directory
+from ...static import static_prefix_in
 from .. import default_r2_storage
 
 
@@ -82,6 +83,10 @@ class Command(BaseCommand):
             f"{'Dry run: comparing' if dry_run else 'Syncing'} {media_root} with "
             f"{target}{prefix.strip('/') + '/' if prefix.strip('/') else ''}"
         )
+        # Static files kept in the same part of the bucket are not media: never delete them.
+        static = static_prefix_in(config)
+        if static is not None and options["delete"]:
+            self.stdout.write(f"Keeping static files: nothing under {static or '/'} is deleted")
         show_progress = self.stdout.isatty()
         try:
             report = sync_directory(
@@ -90,6 +95,7 @@ class Command(BaseCommand):
                 prefix,
                 dry_run=dry_run,
                 delete=options["delete"],
+                keep=() if static is None else (static,),
                 workers=options["workers"],
                 progress=self._progress if show_progress else None,
             )
