@@ -188,10 +188,10 @@ def check_r2store_static(app_configs: Any = None, **kwargs: Any) -> list[checks.
     if get_commands().get("collectstatic") != "r2store.django":
         found.append(
             checks.Warning(
-                "static files go to R2, but collectstatic is Django's own, which uploads "
-                "them one at a time.",
+                "static files go to R2, but collectstatic is Django's own, which copies "
+                "files one at a time and by modification time.",
                 hint="List 'r2store.django' before 'django.contrib.staticfiles' in "
-                "INSTALLED_APPS: its collectstatic uploads from 8 threads.",
+                "INSTALLED_APPS: its collectstatic uploads from 8 threads, by content.",
                 id="r2store.W006",
             )
         )
