@@ -144,6 +144,19 @@ class UploadPolicy:
         used = len(f"{self.prefix}/") if self.prefix else 0
         return min(_NAME_ROOM, self.max_key_length - used - _RANDOM_LENGTH - 1)
 
+    def refusal(self, key: str, size: int, content_type: str) -> str | None:
+        """Why this policy would not have issued a ticket for *key*, *size* bytes of
+        *content_type* (an essence); None when it would have."""
+        if size > self.max_size:
+            return f"the file is {size} bytes; at most {self.max_size} bytes are accepted"
+        if not self.allows(content_type):
+            return f"files of type {content_type} are not accepted"
+        if self.prefix and not key.startswith(f"{self.prefix}/"):
+            return "the file was uploaded for another field"
+        if self.max_key_length is not None and len(key) > self.max_key_length:
+            return f"the file's key is longer than {self.max_key_length} characters"
+        return None
+
     def allows(self, content_type: str) -> bool:
         """Whether *content_type* (an essence, ``type/subtype`` in lower case) is accepted."""
         if not self.content_types:
@@ -199,6 +212,10 @@ def safe_filename(filename: str, room: int = _NAME_ROOM) -> str:
         else:
             name = name[:room]
     return name or "file"
+
+
+class _NoSubjectError(UploadRefusedError):
+    """The subject function found nobody to issue the ticket to (403, not 400)."""
 
 
 def _check_subject(subject: str | None) -> str | None:
@@ -298,8 +315,16 @@ class DirectUploads:
         key = f"{under}{secrets.token_urlsafe(_RANDOM_BYTES)}/{name}"
         # Refused here, not by R2 later: a location plus a long prefix can leave no room.
         object_key(key, self.store.config.location)
-        # Asked only now, for a ticket that is issued (see handle()).
-        subject = _check_subject(subject() if callable(subject) else subject)
+        if callable(subject):
+            # Asked only now, for a ticket that is issued (see handle()). A function that
+            # finds nobody refuses: bearer tickets only where subject=None says so.
+            subject = subject()
+            if subject is None:
+                raise _NoSubjectError(
+                    "sign in to upload: tickets are issued to a user or a session, and "
+                    "this request comes from neither"
+                )
+        subject = _check_subject(subject)
         expires = int(time.time()) + policy.expires_in
         url = self.store.presigned_url(
             key,
@@ -349,15 +374,22 @@ class DirectUploads:
 
     # -- verifying --------------------------------------------------------------
 
-    def verify(self, token: str, *, subject: str | None = None) -> ObjectStat:
+    def verify(
+        self, token: str, *, subject: str | None = None, policy: UploadPolicy | None = None
+    ) -> ObjectStat:
         """The uploaded object's metadata, once *token* proves genuine, unexpired and
-        issued to *subject* (None: to no subject), and the object under its key has the
-        size and type it declared.
+        issued to *subject* (None: to no subject); what it declares passes *policy*
+        (default: this one's) again, so a ticket issued for a looser field is no good
+        for a stricter one; and the object under its key has the size and type declared.
 
         Raises :class:`~r2store.errors.InvalidTicketError` otherwise; an object of another
         size or type (a server that checks no signatures let it through) is deleted.
         """
         key, size, content_type = self.read_token(token, subject=subject)
+        refusal = (policy or self.policy).refusal(key, size, content_type)
+        if refusal is not None:
+            # Issued, honestly, under another policy: the object is not this field's to delete.
+            raise InvalidTicketError(f"the upload ticket is not for this field: {refusal}")
         try:
             stat = self.store.stat(key)
         except ObjectNotFoundError:
@@ -415,7 +447,8 @@ class DirectUploads:
 
         The ticket is issued to *subject*, or to what a function given as *subject*
         answers: it is called only for a ticket about to be issued (so it may, say,
-        create a session without one being made for every refused request).
+        create a session without one being made for every refused request), and when
+        it answers None the request gets 403.
         """
         if method != "POST":
             return _json(405, {"error": "use POST"}, [("Allow", "POST")])
@@ -431,6 +464,8 @@ class DirectUploads:
             return _json(400, {"error": "send JSON: {filename, size, type}"})
         try:
             ticket = self._issue(filename, size, content_type, policy, subject)
+        except _NoSubjectError as exc:
+            return _json(403, {"error": str(exc)})
         except UploadRefusedError as exc:
             return _json(400, {"error": str(exc)})
         except R2StoreError:

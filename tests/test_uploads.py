@@ -458,3 +458,39 @@ def test_the_wsgi_app_binds_tickets_to_the_requests_subject(uploads: DirectUploa
     assert uploads.read_token(token, subject="user:alice")
     with pytest.raises(InvalidTicketError):
         uploads.read_token(token, subject="user:bob")
+
+
+@pytest.mark.parametrize(
+    ("strict", "reason"),
+    [
+        (UploadPolicy(max_size=4, content_types=["image/*"]), "at most 4 bytes"),
+        (UploadPolicy(max_size=1024, content_types=["application/pdf"]), "image/png"),
+        (UploadPolicy(max_size=1024, prefix="avatars"), "another field"),
+        (UploadPolicy(max_size=1024, max_key_length=40), "longer than 40"),
+    ],
+)
+def test_verify_refuses_a_ticket_another_policy_issued(
+    uploads: DirectUploads, store: R2Store, strict: UploadPolicy, reason: str
+) -> None:
+    """A ticket issued under a looser policy does not verify under a stricter one (size,
+    type, prefix, key length), and its object is left alone."""
+    ticket = uploads.issue("a-rather-long-file-name.png", 5, "image/png")
+    _put(ticket, b"12345")
+    with pytest.raises(InvalidTicketError, match=reason):
+        uploads.verify(ticket.token, policy=strict)
+    strict_uploads = DirectUploads(store, policy=strict, secret=SECRET)
+    with pytest.raises(InvalidTicketError, match=reason):
+        strict_uploads.verify(ticket.token)
+    assert store.exists(ticket.key)
+    assert uploads.verify(ticket.token).key == ticket.key
+
+
+def test_the_endpoint_refuses_when_the_subject_function_finds_nobody(
+    uploads: DirectUploads,
+) -> None:
+    """A subject function that answers None gets 403 and no ticket: an unbound ticket is
+    issued only where subject=None says so."""
+    request = json.dumps({"filename": "a.png", "size": 3, "type": "image/png"}).encode()
+    answer = uploads.handle("POST", request, subject=lambda: None)
+    assert answer.status == 403
+    assert "sign in" in _json_body(answer)["error"]

@@ -61,6 +61,9 @@ TICKET_URL_NAME = "r2store-upload-ticket"
 #: The request header that carries the field's signed policy to the ticket view.
 POLICY_HEADER = "X-R2store-Policy"
 _POLICY_SALT = "r2store.django.uploads.policy"
+# How long a page's signed policy issues tickets: a limit tightened since, or a form left
+# open for days, then asks for a reload instead of issuing under the old terms forever.
+_POLICY_MAX_AGE = 24 * 3600
 _SCRIPT = "r2store/direct-upload.js"
 # Where request_subject() keeps an anonymous visitor's name in the session.
 _SESSION_SUBJECT = "_r2store_upload_subject"
@@ -137,7 +140,7 @@ def _sign_policy(policy: UploadPolicy, subject_path: str) -> str:
 
 def _load_policy(value: str) -> tuple[UploadPolicy, SubjectFunction | None] | None:
     try:
-        fields = signing.loads(value, salt=_POLICY_SALT)
+        fields = signing.loads(value, salt=_POLICY_SALT, max_age=_POLICY_MAX_AGE)
         # A page rendered before subjects signed five fields; its field had the default.
         max_size, types, prefix, expires_in, room, path = (
             [*fields, _subject_path(request_subject)] if len(fields) == 5 else fields
@@ -166,7 +169,9 @@ def upload_ticket(request: HttpRequest) -> HttpResponse:
     loaded = _load_policy(request.headers.get(POLICY_HEADER, ""))
     if loaded is None:
         return HttpResponse(
-            b'{"error": "no valid upload policy"}', status=400, content_type="application/json"
+            b'{"error": "the upload policy is out of date or not valid: reload the page"}',
+            status=400,
+            content_type="application/json",
         )
     length = request.headers.get("Content-Length", "")
     if not length.isdigit() or int(length) > MAX_TICKET_REQUEST:
@@ -336,6 +341,10 @@ class DirectUploadField(forms.FileField):
             )
         try:
             submitter = self._submitter() if self._submitter is not None else None
+            if self.subject is not None and submitter is None:
+                # A subject function that finds nobody: never the bearer tokens of
+                # subject=None fields (the view refuses such a ticket too).
+                raise InvalidTicketError("the upload ticket is not valid (no one to check it for)")
             stat = direct_uploads(self.policy).verify(str(data), subject=submitter)
         except InvalidTicketError as exc:
             reason = str(exc).removeprefix("the ").rstrip(".")

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import httpx
 import pytest
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 from django.test import Client, RequestFactory
 
 from r2store.django import R2Storage
@@ -338,3 +340,60 @@ def test_the_admin_refuses_another_admins_upload(
     assert response.status_code == 200
     assert "issued to someone else" in str(response.context["adminform"].form.errors)
     assert not Document.objects.exists()
+
+
+class _StrictForm(forms.Form):
+    file = DirectUploadField(
+        max_size=10, content_types=["image/png"], prefix="avatars", subject=None
+    )
+
+
+@pytest.mark.usefixtures("r2_storage")
+def test_a_looser_fields_ticket_fails_a_stricter_field(client: Client) -> None:
+    """A ticket the view issued for one field (any type, under uploads/) does not verify
+    in a field that takes PNGs under avatars/: each field checks its own limits."""
+    ticket = _upload(client, _policy(_OpenForm.base_fields["file"]))  # type: ignore[arg-type]
+
+    form = _StrictForm({"file": ticket["token"]})
+
+    assert not form.is_valid()
+    assert "not for this field" in form.errors["file"][0]
+
+
+def nobody(request: HttpRequest) -> str | None:
+    """A subject function that finds no one (as one that returns None for visitors)."""
+    return None
+
+
+class _NobodyForm(forms.Form):
+    file = DirectUploadField(max_size=10, subject=nobody)
+
+
+@pytest.mark.usefixtures("r2_storage")
+def test_a_subject_function_that_finds_nobody_refuses(client: Client) -> None:
+    """When the field's subject function answers None, the view refuses a ticket (403),
+    and the form refuses a token that anyone may hold."""
+    response = _ticket(client, _policy(_NobodyForm.base_fields["file"]))  # type: ignore[arg-type]
+    assert response.status_code == 403
+    open_ticket = _upload(client, _policy(_OpenForm.base_fields["file"]))  # type: ignore[arg-type]
+
+    form = bind_uploads(_NobodyForm({"file": open_ticket["token"]}), RequestFactory().post("/"))
+
+    assert not form.is_valid()
+    assert "no one to check it for" in form.errors["file"][0]
+
+
+@pytest.mark.usefixtures("r2_storage")
+def test_the_view_refuses_a_policy_rendered_over_a_day_ago(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page's signed policy is good for a day: an older one (say, a limit since
+    tightened) gets 400, and the message says to reload."""
+    two_days_ago = time.time() - 2 * 24 * 3600
+    with monkeypatch.context() as clock:
+        # Django's signer stamps the policy with time.time(): the page was rendered then.
+        clock.setattr("django.core.signing.time.time", lambda: two_days_ago)
+        old = _policy(_OpenForm.base_fields["file"])  # type: ignore[arg-type]
+    response = _ticket(client, old)
+    assert response.status_code == 400
+    assert "reload" in response.json()["error"]
