@@ -22,8 +22,9 @@ import pytest
 from PIL import Image
 
 from r2store import R2Store
+from r2store.buckets import CORSRule
 
-from .conftest import BROWSER_DEADLINE, free_port
+from .conftest import BROWSER_DEADLINE, free_port, s3_client
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Request
@@ -224,6 +225,25 @@ def test_s3_flag_keeps_photos_in_memory_and_says_so(tmp_path: Path) -> None:
     assert "gone when run.py stops" in note
     assert f"Storage: {note}" in log.read_text()
     assert not (data_dir / "media").exists()
+
+
+def test_s3_flag_lets_its_own_origin_upload_and_says_so(tmp_path: Path) -> None:
+    """With --s3, run.py gives the in-memory bucket the CORS rule `r2store cors set --origin`
+    sets for the app's origin, and prints that command as the one R2 needs once."""
+    log = tmp_path / "run.log"
+    with _crm(tmp_path / "data", free_port(), log, args=["--s3"]) as base:
+        found = MEMORY_ENDPOINT.search(log.read_text())
+        assert found is not None, log.read_text()
+        endpoint, bucket = found.groups()
+        client = s3_client(endpoint)
+        try:
+            rules = client.get_bucket_cors(Bucket=bucket)["CORSRules"]
+        finally:
+            client.close()
+    assert [CORSRule.from_s3(rule) for rule in rules] == [CORSRule(origins=[base])]
+    (line,) = [line for line in log.read_text().splitlines() if line.startswith("CORS: ")]
+    assert f"`r2store cors set --origin {base}`" in line
+    assert "on R2, run that command once" in line
 
 
 def _add_in_browser(page: Page, base: str, name: str, photo: Path) -> str:

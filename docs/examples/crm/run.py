@@ -7,7 +7,8 @@ then open http://127.0.0.1:8000/. Where the photos go:
 - by default (USE_R2 unset), local mode: the folder ``media`` beside the SQLite
   database, in this folder or in $CRM_DATA_DIR; they stay across restarts;
 - with ``--s3`` (or CRM_STORAGE=memory-s3): a local S3-compatible endpoint in
-  memory, gone when this stops;
+  memory, gone when this stops; like R2, it takes the browser's direct uploads only
+  with a CORS rule for the app's origin, which this sets at start-up;
 - with USE_R2=true and the R2_* variables (in the environment or a .env file):
   your bucket.
 
@@ -42,6 +43,22 @@ def _storage_choice() -> str:
     return choice
 
 
+def _allow_uploads_from(origin: str) -> None:
+    """Give the bucket a CORS rule that lets pages from *origin* upload to it, as
+    ``r2store cors set --origin ORIGIN`` does, and say so."""
+    from r2store import R2Store
+    from r2store.buckets import CORSRule, set_cors
+
+    with R2Store.from_env() as store:
+        set_cors(store, [CORSRule(origins=[origin])])
+    command = f"r2store cors set --origin {origin}"
+    print(
+        f"CORS: pages from {origin} may upload to the bucket (`{command}`); "
+        "on R2, run that command once, with your site's origin.",
+        flush=True,
+    )
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -57,8 +74,10 @@ def main() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "crmsite.settings"
     # The settings read it too: the page says where the photos are.
     os.environ["CRM_STORAGE"] = _storage_choice()
+    port = os.environ.get("PORT", "8000")
     with ExitStack() as stack:
-        if os.environ["CRM_STORAGE"] == MEMORY_S3:
+        memory_s3 = os.environ["CRM_STORAGE"] == MEMORY_S3
+        if memory_s3:
             from r2store.local import local_s3
 
             os.environ.update(stack.enter_context(local_s3()))
@@ -70,10 +89,13 @@ def main() -> None:
         from contacts.views import where_photos_are
 
         print(f"Storage: {where_photos_are()}", flush=True)
+        if memory_s3:
+            # The direct uploads' PUTs go across origins, to the endpoint's port.
+            _allow_uploads_from(f"http://127.0.0.1:{port}")
         call_command("migrate", interactive=False, verbosity=0)
         # One process, no autoreloader: the in-memory endpoint (--s3) lives in this
         # process, and runserver also serves the admin's static files.
-        call_command("runserver", f"127.0.0.1:{os.environ.get('PORT', '8000')}", use_reloader=False)
+        call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
 
 
 if __name__ == "__main__":
