@@ -33,6 +33,11 @@ os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(Path(__file__).parent / "no-such
 for _name in [n for n in os.environ if n.startswith(("AWS_", "R2_", "USE_R2"))]:
     if _name not in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         del os.environ[_name]
+# moto's server answers every origin's CORS preflight unless this is set when moto is
+# imported; R2 answers only what the bucket's CORS rules allow. Strict like R2, so a
+# browser test fails on a missing or wrong rule. Processes the tests start (run.py --s3,
+# say) inherit it with the environment.
+os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
 
 from r2store import R2Config, R2Store  # noqa: E402
 
@@ -173,8 +178,11 @@ def s3_endpoint(s3_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             yield endpoint
         return
 
+    from moto import settings as moto_settings
     from moto.server import ThreadedMotoServer
 
+    # moto reads the variable once, when first imported: something imported it earlier.
+    assert moto_settings.DISABLE_GLOBAL_CORS, "moto was imported before conftest set CORS"
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -13,6 +14,7 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 
 from r2store.buckets import CORSRule, set_cors
+from r2store.cli import main
 from r2store.django import R2Storage
 from tests.conftest import BROWSER_DEADLINE, free_port
 
@@ -20,7 +22,7 @@ from .conftest import r2_store
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
-    from playwright.sync_api import Browser, FilePayload
+    from playwright.sync_api import Browser, FilePayload, Page
 
 SIZE = 20 * 1024 * 1024
 
@@ -48,13 +50,12 @@ class BodySizes:
 
 
 @pytest.fixture
-def app(r2_storage: R2Storage, cache_sessions: None) -> Iterator[tuple[str, BodySizes]]:
+def site(r2_storage: R2Storage, cache_sessions: None) -> Iterator[tuple[str, BodySizes]]:
     """The test project on a threaded WSGI server; its origin and its body log. The bucket
-    lets that origin upload (CORS), as `r2store cors set --origin` does. Sessions (the
-    tickets are bound to one) are kept where the server's threads reach them."""
+    has no CORS rule. Sessions (the tickets are bound to one) are kept where the server's
+    threads reach them."""
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
-    set_cors(r2_store(r2_storage), [CORSRule(origins=[origin])])
     recorder = BodySizes()
     server = make_server(
         "127.0.0.1", port, recorder, server_class=_ThreadingServer, handler_class=_QuietHandler
@@ -66,6 +67,53 @@ def app(r2_storage: R2Storage, cache_sessions: None) -> Iterator[tuple[str, Body
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def app(site: tuple[str, BodySizes], r2_storage: R2Storage) -> tuple[str, BodySizes]:
+    """The test project on a threaded WSGI server; its origin and its body log. The bucket
+    lets that origin upload (CORS), as `r2store cors set --origin` does."""
+    origin, _ = site
+    set_cors(r2_store(r2_storage), [CORSRule(origins=[origin])])
+    return site
+
+
+def _choose(page: Page, name: str) -> str:
+    """Choose a small file named *name* on the upload page; the widget's state once its
+    upload has ended (done or error)."""
+    file: FilePayload = {"name": name, "mimeType": "text/plain", "buffer": b"direct upload\n"}
+    page.set_input_files("input[type=file]", files=[file])
+    page.wait_for_selector("[data-r2store-upload]:is([data-state=done], [data-state=error])")
+    state: str = page.get_attribute("[data-r2store-upload]", "data-state") or ""
+    return state
+
+
+def test_upload_needs_the_bucket_cors_rule_for_the_page_origin(
+    browser: Browser,
+    site: tuple[str, BodySizes],
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Without a CORS rule the browser refuses the upload and the page says it failed; after
+    `r2store cors set --origin <the page's origin>` with its defaults, it succeeds."""
+    origin, _ = site
+    page = browser.new_page()
+    page.set_default_timeout(BROWSER_DEADLINE)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.goto(f"{origin}/upload-page/")
+
+    assert _choose(page, "refused.txt") == "error"
+    assert page.inner_text("[data-r2store-status]") == "the upload failed (network)"
+    assert any("blocked by CORS policy" in text for text in console), console
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # no stray .env file
+    assert main(["cors", "set", "--origin", origin]) == 0
+    assert _choose(page, "allowed.txt") == "done"
+    assert page.inner_text("[data-r2store-status]") == "Uploaded"
 
 
 def test_a_large_file_goes_straight_to_the_bucket(
