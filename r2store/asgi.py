@@ -459,6 +459,8 @@ class UploadTicketApp:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
+        if scope["type"] != "http":
+            raise RuntimeError(f"UploadTicketApp serves HTTP only, not {scope['type']!r}")
         from .uploads import MAX_TICKET_REQUEST
 
         body = b""

@@ -317,6 +317,24 @@ def test_the_asgi_app_issues_tickets(uploads: DirectUploads) -> None:
     assert refused.status_code == 405
 
 
+@pytest.mark.parametrize("scope_type", ["websocket", "webtransport"])
+def test_the_asgi_app_refuses_a_scope_not_http(uploads: DirectUploads, scope_type: str) -> None:
+    """UploadTicketApp refuses a websocket (or other non-HTTP) scope as R2ProxyApp does."""
+    import asyncio
+
+    from r2store.asgi import UploadTicketApp
+
+    async def receive() -> dict[str, Any]:
+        return {"type": f"{scope_type}.connect"}
+
+    async def send(message: Any) -> None:
+        raise AssertionError(f"nothing is sent: {message!r}")
+
+    scope = {"type": scope_type, "path": "/", "headers": []}
+    with pytest.raises(RuntimeError, match=f"HTTP only, not '{scope_type}'"):
+        asyncio.run(UploadTicketApp(uploads)(scope, receive, send))
+
+
 # -- binding a ticket to its subject (who asked for it) ---------------------------------------
 
 #: A token made by the first release (no subject) for a fixed key, expiring in 2100: the
