@@ -463,6 +463,8 @@ class UploadTicketApp:
             raise RuntimeError(f"UploadTicketApp serves HTTP only, not {scope['type']!r}")
         from .uploads import MAX_TICKET_REQUEST
 
+        # No Content-Length needed, unlike the WSGI app's: the server frames (and dechunks)
+        # the body, and it is read no further than one byte past the limit.
         body = b""
         while True:
             message = await receive()

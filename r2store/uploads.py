@@ -443,7 +443,8 @@ class DirectUploads:
         """Answer one request to the ticket endpoint: a POST of JSON
         ``{"filename", "size", "type"}`` gets the ticket as JSON (200); a request that
         is not one, or that the policy refuses, gets ``{"error": message}`` (400; 405
-        for another method). Adapters read at most :data:`MAX_TICKET_REQUEST` bytes.
+        for another method; 413 for a body over :data:`MAX_TICKET_REQUEST` bytes).
+        Adapters read at most one byte more than that.
 
         The ticket is issued to *subject*, or to what a function given as *subject*
         answers: it is called only for a ticket about to be issued (so it may, say,
@@ -452,8 +453,10 @@ class DirectUploads:
         """
         if method != "POST":
             return _json(405, {"error": "use POST"}, [("Allow", "POST")])
+        if len(body) > MAX_TICKET_REQUEST:
+            return _too_large()
         try:
-            request = json.loads(body) if len(body) <= MAX_TICKET_REQUEST else None
+            request = json.loads(body)
         except ValueError:
             request = None
         if not isinstance(request, dict):
@@ -474,6 +477,27 @@ class DirectUploads:
         return _json(200, ticket.as_json())
 
 
+def _ticket_body_length(content_length: str | None) -> int | ProxyResponse:
+    """The bytes of body a ticket request declares in its Content-Length header (None or
+    "": none), or the answer for one to be refused unread: 411 with no length, 400 with one
+    that is not ASCII digits, 413 with one over :data:`MAX_TICKET_REQUEST`.
+
+    For the adapters that are told the length (WSGI, Django). With none, a WSGI server
+    gives the app no way to know where a chunked body ends (gunicorn says so with
+    ``wsgi.input_terminated``, wsgiref does not dechunk at all), and Django then reads no
+    body: so 411, which every client can meet (a browser's fetch of a string always sends
+    a length). ASGI servers frame and dechunk the body themselves, so the ASGI app reads
+    whatever comes, no further than the limit, and needs no length.
+    """
+    if not content_length:
+        return _json(411, {"error": "send a Content-Length"})
+    # Not str.isdigit(): it takes "\u00b2" and other digits int() refuses.
+    if re.fullmatch(r"[0-9]+", content_length) is None:
+        return _json(400, {"error": "the Content-Length is not a number"})
+    length = int(content_length)
+    return _too_large() if length > MAX_TICKET_REQUEST else length
+
+
 def _json(
     status: int, data: Mapping[str, Any], extra: Iterable[tuple[str, str]] = ()
 ) -> ProxyResponse:
@@ -487,3 +511,8 @@ def _json(
         *extra,
     ]
     return ProxyResponse(status, headers, body)
+
+
+def _too_large() -> ProxyResponse:
+    # Made anew each time: a ProxyResponse and its headers are mutable.
+    return _json(413, {"error": "request too large"})

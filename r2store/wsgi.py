@@ -148,14 +148,17 @@ class UploadTicketApp:
         self.subject = subject
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        from .uploads import MAX_TICKET_REQUEST
+        from .uploads import _ticket_body_length
 
-        length = environ.get("CONTENT_LENGTH") or "0"
-        # One byte past the limit is enough for handle() to refuse a body too long.
-        size = min(int(length), MAX_TICKET_REQUEST + 1) if length.isdigit() else 0
-        body = environ["wsgi.input"].read(size) if size else b""
-        subject = partial(self.subject, environ) if self.subject is not None else None
-        response = self.uploads.handle(environ.get("REQUEST_METHOD", "GET"), body, subject=subject)
+        method = environ.get("REQUEST_METHOD", "GET")
+        # A POST must say its length (411 without); another method gets 405 unread.
+        size = _ticket_body_length(environ.get("CONTENT_LENGTH")) if method == "POST" else 0
+        if isinstance(size, int):
+            body = environ["wsgi.input"].read(size) if size else b""
+            subject = partial(self.subject, environ) if self.subject is not None else None
+            response = self.uploads.handle(method, body, subject=subject)
+        else:
+            response = size
         start_response(_status_line(response.status), response.headers)
         assert isinstance(response.body, bytes)
         return [response.body]

@@ -283,7 +283,7 @@ def test_the_wsgi_app_issues_tickets(uploads: DirectUploads) -> None:
 
 
 def test_the_wsgi_app_refuses_a_body_too_long(uploads: DirectUploads) -> None:
-    """UploadTicketApp reads no more than MAX_TICKET_REQUEST bytes and refuses more (400)."""
+    """UploadTicketApp refuses a body declared longer than MAX_TICKET_REQUEST (413) unread."""
     import io
 
     from r2store.uploads import MAX_TICKET_REQUEST
@@ -298,8 +298,58 @@ def test_the_wsgi_app_refuses_a_body_too_long(uploads: DirectUploads) -> None:
 
     UploadTicketApp(uploads)({**environ, "wsgi.input": body}, start_response)
 
-    assert statuses == ["400 Bad Request"]
-    assert body.tell() == MAX_TICKET_REQUEST + 1
+    assert statuses == ["413 Request Entity Too Large"]
+    assert body.tell() == 0
+
+
+def _raw_wsgi_request(uploads: DirectUploads, head: bytes, body: bytes) -> bytes:
+    """Send *head* (request line and headers, as bytes) and *body* to UploadTicketApp behind
+    wsgiref's server, byte for byte as given; the status line of the answer."""
+    import socket
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from r2store.wsgi import UploadTicketApp
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, UploadTicketApp(uploads), handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=10) as sock:
+            sock.sendall(head + b"\r\n" + body)
+            sock.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+    finally:
+        server.shutdown()
+        server.server_close()
+    return answer.split(b"\r\n", 1)[0]
+
+
+def test_the_wsgi_app_refuses_a_length_not_in_ascii_digits(uploads: DirectUploads) -> None:
+    """A Content-Length of a digit outside ASCII ("\u00b2", which str.isdigit() takes) is 400."""
+    body = b'{"filename": "a.png", "size": 3, "type": "image/png"}'
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    # wsgiref reads header bytes as latin-1: 0xb2 is "\u00b2".
+    status = _raw_wsgi_request(uploads, head + b"Content-Length: \xb2\r\n", body)
+
+    assert status == b"HTTP/1.0 400 Bad Request"
+
+
+def test_the_wsgi_app_asks_for_a_length(uploads: DirectUploads) -> None:
+    """A body sent chunked (no Content-Length) gets 411 Length Required."""
+    body = b'{"filename": "a.png", "size": 3, "type": "image/png"}'
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+    status = _raw_wsgi_request(uploads, head, chunked)
+
+    assert status == b"HTTP/1.0 411 Length Required"
 
 
 def test_the_asgi_app_issues_tickets(uploads: DirectUploads) -> None:

@@ -43,15 +43,23 @@ def _policy(form_field: DirectUploadField) -> str:
 
 
 def _ticket(
-    client: Client, policy: str, headers: dict[str, str] | None = None, **request: Any
+    client: Client,
+    policy: str,
+    headers: dict[str, str] | None = None,
+    *,
+    CONTENT_LENGTH: str | None = None,  # noqa: N803 (the environ's name)
+    **request: Any,
 ) -> Any:
-    """POST a ticket request as direct-upload.js does; the response."""
+    """POST a ticket request as direct-upload.js does (with CONTENT_LENGTH in the environ
+    instead of the body's, if given); the response."""
     body = {"filename": "notes.txt", "size": 5, "type": "text/plain", **request}
+    environ: dict[str, Any] = {} if CONTENT_LENGTH is None else {"CONTENT_LENGTH": CONTENT_LENGTH}
     return client.post(
         TICKET_URL,
         json.dumps(body),
         content_type="application/json",
         headers={"X-R2store-Policy": policy, **(headers or {})},
+        **environ,
     )
 
 
@@ -103,6 +111,34 @@ def test_the_view_refuses_a_forged_policy(client: Client, page_policy: str) -> N
 
     assert response.status_code == 400
     assert "policy" in response.json()["error"]
+
+
+@pytest.mark.usefixtures("r2_storage")
+def test_the_view_refuses_a_length_not_in_ascii_digits(client: Client, page_policy: str) -> None:
+    """A Content-Length of a digit outside ASCII ("\u00b2", which str.isdigit() takes) is 400."""
+    response = _ticket(client, page_policy, CONTENT_LENGTH="\u00b2")
+
+    assert response.status_code == 400
+    assert "Content-Length" in response.json()["error"]
+
+
+@pytest.mark.usefixtures("r2_storage")
+def test_the_view_asks_for_a_length(client: Client, page_policy: str) -> None:
+    """A request without a Content-Length (a chunked body) gets 411 Length Required.
+
+    Django's test client always sets CONTENT_LENGTH, so an empty one stands for none; a
+    WSGI server gives a chunked body none at all, and Django reads no body then."""
+    response = _ticket(client, page_policy, CONTENT_LENGTH="")
+
+    assert response.status_code == 411
+
+
+@pytest.mark.usefixtures("r2_storage")
+def test_the_view_refuses_a_body_too_long(client: Client, page_policy: str) -> None:
+    """A body declared longer than MAX_TICKET_REQUEST gets 413, not a ticket."""
+    response = _ticket(client, page_policy, filename="a" * 5000)
+
+    assert response.status_code == 413
 
 
 @pytest.mark.usefixtures("r2_storage")

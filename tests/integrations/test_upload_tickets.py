@@ -106,8 +106,8 @@ def test_another_method_is_405(tickets_server: Server, client: httpx.Client) -> 
     assert response.headers["allow"] == "POST"
 
 
-def test_a_body_too_long_is_400(tickets_server: Server, client: httpx.Client) -> None:
-    """A body longer than MAX_TICKET_REQUEST (valid JSON, padded) gets 400, not a ticket."""
+def test_a_body_too_long_is_413(tickets_server: Server, client: httpx.Client) -> None:
+    """A body longer than MAX_TICKET_REQUEST (valid JSON, padded) gets 413, not a ticket."""
     body = b'{"filename": "cat.png", "size": 8, "type": "image/png"}'
     body += b" " * (64 * MAX_TICKET_REQUEST)
 
@@ -115,12 +115,12 @@ def test_a_body_too_long_is_400(tickets_server: Server, client: httpx.Client) ->
         tickets_server.url("/tickets/"), content=body, headers={"Content-Type": "application/json"}
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "token" not in response.json()
 
 
 def test_a_body_is_read_no_further_than_the_limit(tickets_server: Server) -> None:
-    """A request that declares 1 GiB and sends one byte past the limit is answered 400 at
+    """A request that declares 1 GiB and sends one byte past the limit is answered 413 at
     once: the app does not wait for the rest."""
     port = int(tickets_server.base.rsplit(":", 1)[1])
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -136,17 +136,17 @@ def test_a_body_is_read_no_further_than_the_limit(tickets_server: Server) -> Non
     finally:
         connection.close()
 
-    assert status == 400
+    assert status == 413
     assert b"token" not in body
 
 
-def test_a_chunked_body_too_long_is_400(tickets_server: Server, client: httpx.Client) -> None:
-    """A body sent chunked (no Content-Length) is read no further than the limit: 400."""
+def test_a_chunked_body_too_long_is_413(tickets_server: Server, client: httpx.Client) -> None:
+    """A body sent chunked (no Content-Length) is read no further than the limit: 413."""
     chunks = [b'{"filename": "cat.png", "size": 8, "type": "image/png"}'] + [b" " * 1024] * 64
 
     response = client.post(tickets_server.url("/tickets/"), content=iter(chunks))
 
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "token" not in response.json()
 
 
