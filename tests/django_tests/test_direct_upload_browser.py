@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.handlers.wsgi import WSGIHandler
 
 from r2store.buckets import CORSRule, set_cors
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, FilePayload, Page
 
 SIZE = 20 * 1024 * 1024
+#: What the widget says when the ticket endpoint answers something other than a ticket.
+RELOAD = "The upload could not start: reload the page (or sign in again)."
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -167,3 +170,66 @@ def test_a_large_file_goes_straight_to_the_bucket(
     assert any(0 < value < SIZE for value, _ in seen), seen
     assert max(size for _, size in recorder.sizes) <= 1024, recorder.sizes
     assert any(path == "/r2store/upload-ticket/" for path, _ in recorder.sizes)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        # What login_required's redirect to a login page gives a fetch: a 200 of HTML.
+        ("text/html", "<!doctype html><title>Log in</title><form></form>"),
+        ("application/json", '{"url": "/fake-bucket/x", "headers": {}}'),
+        ("application/json", '{"url": "/fake-bucket/x", "token": "t", "headers": "none"}'),
+        ("application/json", '{"url": 7, "token": "t", "headers": {}}'),
+        ("application/json", "[]"),
+    ],
+    ids=["html", "no-token", "headers-not-an-object", "url-not-a-string", "not-an-object"],
+)
+def test_an_unexpected_ticket_answer_says_to_reload(
+    browser: Browser, app: tuple[str, BodySizes], content_type: str, body: str
+) -> None:
+    """A 200 ticket answer that is not a ticket says to reload the page (or sign in again)
+    and leaves the hidden input empty."""
+    origin, _ = app
+    page = browser.new_page()
+    page.set_default_timeout(BROWSER_DEADLINE)
+    page.route(
+        "**/r2store/upload-ticket/",
+        lambda route: route.fulfill(status=200, content_type=content_type, body=body),
+    )
+    # Should the widget PUT anyway, it "succeeds": the old widget then said "Uploaded".
+    page.route("**/fake-bucket/**", lambda route: route.fulfill(status=200))
+    page.goto(f"{origin}/upload-page/")
+    file: FilePayload = {"name": "a.txt", "mimeType": "text/plain", "buffer": b"hello"}
+
+    page.set_input_files("input[type=file]", files=[file])
+    page.wait_for_selector("[data-r2store-upload]:is([data-state=done], [data-state=error])")
+
+    assert page.inner_text("[data-r2store-status]") == RELOAD
+    assert page.input_value("input[type=hidden][name=file]") == ""
+
+
+def test_a_redirected_ticket_answer_says_to_reload(
+    browser: Browser, app: tuple[str, BodySizes], r2_storage: R2Storage
+) -> None:
+    """A ticket request redirected (to a login page, say) says to reload the page, even
+    when where it lands answers a ticket's JSON."""
+    origin, _ = app
+    ticket = b'{"url": "/fake-bucket/x", "token": "t", "headers": {}}'
+    # Served by the test project's media proxy, as application/json. Playwright routes
+    # only the first request of a redirect, so the one it lands on must be real.
+    name = r2_storage.save("elsewhere/ticket.json", ContentFile(ticket))
+    page = browser.new_page()
+    page.set_default_timeout(BROWSER_DEADLINE)
+    page.route(
+        "**/r2store/upload-ticket/",
+        lambda route: route.fulfill(status=302, headers={"Location": f"/media-proxy/{name}"}),
+    )
+    page.route("**/fake-bucket/**", lambda route: route.fulfill(status=200))
+    page.goto(f"{origin}/upload-page/")
+    file: FilePayload = {"name": "a.txt", "mimeType": "text/plain", "buffer": b"hello"}
+
+    page.set_input_files("input[type=file]", files=[file])
+    page.wait_for_selector("[data-r2store-upload]:is([data-state=done], [data-state=error])")
+
+    assert page.inner_text("[data-r2store-status]") == RELOAD
+    assert page.input_value("input[type=hidden][name=file]") == ""

@@ -7,12 +7,34 @@
 // progress, and put the ticket's token in the hidden input the form submits.
 
 const CSRF_COOKIE = /(?:^|;\s*)csrftoken=([^;]+)/;
+// For a ticket answer that is not a ticket: most likely the session ended and the
+// request was sent to a login page, which a reload (or a new sign-in) mends.
+const RELOAD = "The upload could not start: reload the page (or sign in again).";
 
 function csrfToken(form) {
   const field = form && form.querySelector("input[name=csrfmiddlewaretoken]");
   if (field) return field.value;
   const cookie = document.cookie.match(CSRF_COOKIE);
   return cookie ? decodeURIComponent(cookie[1]) : "";
+}
+
+function isJson(response) {
+  const type = response.headers.get("Content-Type") || "";
+  return type.split(";")[0].trim().toLowerCase() === "application/json";
+}
+
+function isObject(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isTicket(answer) {
+  return (
+    isObject(answer) &&
+    typeof answer.url === "string" &&
+    typeof answer.token === "string" &&
+    isObject(answer.headers) &&
+    Object.values(answer.headers).every((value) => typeof value === "string")
+  );
 }
 
 async function requestTicket(root, file) {
@@ -26,13 +48,20 @@ async function requestTicket(root, file) {
     },
     body: JSON.stringify({ filename: file.name, size: file.size, type: file.type }),
   });
-  let answer = {};
+  // The endpoint never redirects: a redirect went to a login page (login_required).
+  if (response.redirected) throw new Error(RELOAD);
+  let answer = null;
   try {
-    answer = await response.json();
+    if (isJson(response)) answer = await response.json();
   } catch {
-    // Not JSON (a CSRF failure page, say): the status says enough.
+    // Not JSON after all: as for any other page.
   }
-  if (!response.ok) throw new Error(answer.error || `the upload was refused (${response.status})`);
+  if (!response.ok) {
+    // Not JSON (a CSRF failure page, say): the status says enough.
+    const error = isObject(answer) && typeof answer.error === "string" ? answer.error : "";
+    throw new Error(error || `the upload was refused (${response.status})`);
+  }
+  if (!isTicket(answer)) throw new Error(RELOAD);
   return answer;
 }
 
