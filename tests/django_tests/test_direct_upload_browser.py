@@ -172,6 +172,44 @@ def test_a_large_file_goes_straight_to_the_bucket(
     assert any(path == "/r2store/upload-ticket/" for path, _ in recorder.sizes)
 
 
+def test_clearing_the_file_during_an_upload_cancels_it(
+    browser: Browser, app: tuple[str, BodySizes]
+) -> None:
+    """Clearing the chosen file while it uploads aborts the PUT, resets the widget and
+    lets the form be submitted (here the field is required, so it answers so)."""
+    origin, _ = app
+    page = browser.new_page()
+    page.set_default_timeout(BROWSER_DEADLINE)
+    page.goto(f"{origin}/upload-page/")
+    # At 256 KiB/s the 4 MiB PUT takes 16 s: it is still running when the file is cleared.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 262144},
+    )
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.method))
+    file: FilePayload = {
+        "name": "slow.bin",
+        "mimeType": "application/octet-stream",
+        "buffer": b"x" * (4 * 1024 * 1024),
+    }
+
+    with page.expect_request(lambda request: request.method == "PUT"):
+        page.set_input_files("input[type=file]", files=[file])
+    # What Chrome does when the user cancels the file dialog: a change with no files.
+    page.set_input_files("input[type=file]", files=[])
+    state = page.get_attribute("[data-r2store-upload]", "data-state")
+    status = page.inner_text("[data-r2store-status]")
+    progress_hidden = page.eval_on_selector("progress", "bar => bar.hidden")
+    page.click("button")
+    page.wait_for_selector("text=This field is required.")
+
+    assert (state, status, progress_hidden) == (None, "", True)
+    assert "PUT" in failed
+
+
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [

@@ -37,9 +37,10 @@ function isTicket(answer) {
   );
 }
 
-async function requestTicket(root, file) {
+async function requestTicket(root, file, signal) {
   const response = await fetch(root.dataset.ticketUrl, {
     method: "POST",
+    signal,
     credentials: "same-origin",
     headers: {
       "Content-Type": "application/json",
@@ -65,10 +66,18 @@ async function requestTicket(root, file) {
   return answer;
 }
 
-function putFile(ticket, file, progress) {
+function putFile(ticket, file, progress, signal) {
   // XMLHttpRequest, not fetch: only it reports upload progress.
   return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(new Error("the upload was cancelled"));
+      return;
+    }
     const request = new XMLHttpRequest();
+    signal.addEventListener("abort", () => {
+      request.abort();
+      reject(new Error("the upload was cancelled"));
+    });
     request.open("PUT", ticket.url);
     for (const [name, value] of Object.entries(ticket.headers)) {
       request.setRequestHeader(name, value);
@@ -96,26 +105,41 @@ export function attach(root) {
   const progress = root.querySelector("progress");
   const status = root.querySelector("[data-r2store-status]");
   let current = 0;
+  let running = null; // the AbortController of the upload in flight
 
   input.addEventListener("change", async () => {
     const file = input.files[0];
     const upload = ++current;
+    // A new choice, or none, ends the upload before it: its file is no longer wanted.
+    if (running) running.abort();
+    running = null;
     hidden.value = "";
-    if (!file) return;
+    progress.max = 100;
+    progress.value = 0;
+    if (!file) {
+      // Cleared (Chrome does so when its file dialog is cancelled): back to no upload,
+      // so that the form can be submitted without one.
+      delete root.dataset.state;
+      progress.hidden = true;
+      status.textContent = "";
+      return;
+    }
+    const controller = (running = new AbortController());
     root.dataset.state = "uploading";
     progress.hidden = false;
-    progress.value = 0;
     status.textContent = "Uploading…";
     try {
-      const ticket = await requestTicket(root, file);
-      await putFile(ticket, file, progress);
+      const ticket = await requestTicket(root, file, controller.signal);
+      await putFile(ticket, file, progress, controller.signal);
       if (upload !== current) return; // another file was chosen meanwhile
+      running = null;
       hidden.value = ticket.token;
       progress.value = progress.max;
       root.dataset.state = "done";
       status.textContent = "Uploaded";
     } catch (error) {
       if (upload !== current) return;
+      running = null;
       root.dataset.state = "error";
       status.textContent = error.message;
     }
