@@ -41,9 +41,10 @@ def tickets_server(
 
 @pytest.fixture(scope="module")
 def uploads(seeded_bucket: Bucket) -> DirectUploads:
-    """Direct uploads as the server makes them: the test bucket, the same secret (verify()
-    reads the size and type from the token, so the policy given here is not asked)."""
-    return DirectUploads(seeded_bucket.store, policy=UploadPolicy(max_size=1), secret=SIGNING_KEY)
+    """Direct uploads as the server makes them: the test bucket, the same secret, and the
+    policy of apps/tickets_app.py (verify() checks a token against it again)."""
+    policy = UploadPolicy(max_size=1024, content_types=["image/*"], prefix="tickets")
+    return DirectUploads(seeded_bucket.store, policy=policy, secret=SIGNING_KEY)
 
 
 @pytest.fixture
@@ -182,11 +183,20 @@ def test_a_users_ticket_is_refused_without_a_subject(
         uploads.verify(ticket["token"])
 
 
-def test_an_anonymous_ticket_is_refused_for_a_user(
+def test_an_anonymous_request_gets_no_ticket(tickets_server: Server, client: httpx.Client) -> None:
+    """Where tickets go to the user, an anonymous request (the subject function finds
+    nobody) gets 403 and no ticket."""
+    response = client.post(tickets_server.url("/tickets/"), json=REQUEST)
+
+    assert response.status_code == 403
+    assert "token" not in response.json()
+
+
+def test_an_open_ticket_is_refused_for_a_user(
     tickets_server: Server, client: httpx.Client, uploads: DirectUploads
 ) -> None:
-    """A ticket asked for anonymously (no subject) is refused for alice."""
-    ticket = _ticket(client, tickets_server)
+    """A ticket issued to no subject (the open endpoint) is refused for alice."""
+    ticket = _ticket(client, tickets_server, "/open-tickets/")
     _upload(client, ticket)
 
     with pytest.raises(InvalidTicketError, match="issued to someone else"):

@@ -1,8 +1,8 @@
 """The ASGI ticket endpoint (:class:`~r2store.asgi.UploadTicketApp`) for uvicorn, as an app
 would mount it: in Starlette, behind authentication middleware that names the user.
 
-- ``/tickets/``: tickets issued to the user (``Authorization: Bearer <name>``), or to no
-  subject for an anonymous request
+- ``/tickets/``: tickets issued to the user (``Authorization: Bearer <name>``); an
+  anonymous request gets 403
 - ``/open-tickets/``: tickets issued to no subject
 - ``/ready``: the start-up check
 
