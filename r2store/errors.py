@@ -234,7 +234,9 @@ def map_error(exc: Exception, *, key: str | None = None, creating: bool = False)
         if code == "InvalidRange" or status == 416:
             actual = str(error.get("ActualObjectSize", ""))
             return RangeNotSatisfiableError(
-                f"range not satisfiable{about}", size=int(actual) if actual.isdigit() else None
+                f"range not satisfiable{about}",
+                # isascii too: isdigit() takes "\u00b2" and other digits int() refuses.
+                size=int(actual) if actual.isascii() and actual.isdigit() else None,
             )
         failed = f"{code or 'HTTP'} {status or ''}".rstrip()
         if code in THROTTLING_CODES or status in _BUSY_STATUSES:

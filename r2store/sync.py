@@ -338,7 +338,8 @@ def _matches(file: IO[bytes], size: int, remote: ObjectStat, chunksize: int) -> 
     if not dash:
         return _md5(file, size).hex() == etag
     part_size = part_size_for(size, chunksize)
-    if not count.isdigit() or int(count) != math.ceil(size / part_size):
+    # isascii too: isdigit() takes "\u00b2" and other digits int() refuses.
+    if not (count.isascii() and count.isdigit()) or int(count) != math.ceil(size / part_size):
         return False  # uploaded in parts of another size: no way to compare, so upload
     md5s = b"".join(_md5(file, min(part_size, size - start)) for start in range(0, size, part_size))
     return hashlib.md5(md5s, usedforsecurity=False).hexdigest() == digest

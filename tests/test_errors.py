@@ -292,3 +292,19 @@ def test_range_errors_carry_the_size_s3_reports() -> None:
     assert isinstance(mapped, RangeNotSatisfiableError)
     assert mapped.size == 100
     assert map_error(client_error("InvalidRange", 416)).size is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("reported", ["\u00b2", "1\u0661", "-1", "1e3"])
+def test_a_size_not_in_ascii_digits_is_no_size(reported: str) -> None:
+    """A 416 whose ActualObjectSize is not ASCII digits (such as "\u00b2", which
+    str.isdigit() takes and int() refuses) maps to a size of None, not a ValueError."""
+    error = ClientError(
+        {
+            "Error": {"Code": "InvalidRange", "ActualObjectSize": reported},
+            "ResponseMetadata": {"HTTPStatusCode": 416},
+        },
+        "GetObject",
+    )
+    mapped = map_error(error)
+    assert isinstance(mapped, RangeNotSatisfiableError)
+    assert mapped.size is None

@@ -11,6 +11,7 @@ import attrs
 import pytest
 
 from r2store import LocalConfig, LocalStore, R2Store, sync
+from r2store.objects import ObjectStat
 from r2store.sync import sync_directory
 from tests.conftest import RequestLog
 
@@ -354,3 +355,16 @@ def test_sync_into_a_local_store_skips_what_matches(tmp_path: Path) -> None:
     assert local.read("site/sub/b.txt") == b"bb"
     again = sync_directory(local, media, "site")
     assert (again.uploaded, again.skipped) == ((), ("site/a.txt", "site/sub/b.txt"))
+
+
+def test_a_part_count_not_in_ascii_digits_means_upload(store: R2Store, tmp_path: Path) -> None:
+    """A listed multipart ETag whose part count is not ASCII digits ("-\u00b2", which
+    str.isdigit() takes and int() refuses) counts as changed, not as a ValueError.
+
+    No test server lists such an ETag: the listing is made here, as a faulty server
+    could send it."""
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"x" * 10)
+    listed = ObjectStat(key="a.bin", size=10, etag='"0123456789abcdef0123456789abcdef-\u00b2"')
+    with path.open("rb") as file:
+        assert sync._matches(file, 10, listed, 8 * 1024 * 1024) is False
