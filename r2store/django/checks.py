@@ -150,18 +150,12 @@ def check_r2store_static(app_configs: Any = None, **kwargs: Any) -> list[checks.
     own hands the storage one file at a time with no end to wait at, so each upload
     finishes before the next file starts)."""
     from django.core.management import get_commands
-    from django.utils.module_loading import import_string
 
-    from .static import R2StaticStorage, static_prefix_in, static_settings
+    from .static import configured_static, static_prefix_in
 
-    configured: dict[str, Any] = (getattr(settings, "STORAGES", {}) or {}).get("staticfiles") or {}
-    try:
-        backend = import_string(configured.get("BACKEND", ""))
-    except ImportError:
-        return []  # Django reports a backend it cannot import
-    if not (isinstance(backend, type) and issubclass(backend, R2StaticStorage)):
+    static = configured_static()
+    if static is None:
         return []
-    static = static_settings(configured.get("OPTIONS") or {})
     if isinstance(static, ImproperlyConfigured):
         return [
             checks.Error(

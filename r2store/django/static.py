@@ -306,30 +306,38 @@ def static_settings(options: Mapping[str, Any]) -> tuple[R2Config, bool] | Impro
     return attrs.evolve(config, media_proxy=False), compress
 
 
-def static_prefix_in(config: R2Config) -> str | None:
-    """Where ``STORAGES["staticfiles"]``, when it is an r2store static storage, keeps
-    its files inside *config*'s location in the same bucket: the prefix relative to that
-    location ("" for all of it). None when it keeps them elsewhere."""
+def configured_static() -> tuple[R2Config, bool] | ImproperlyConfigured | None:
+    """``STORAGES["staticfiles"]``'s configuration and ``compress`` when it is an r2store
+    static storage (or the error that storage would raise), else None. No request is
+    made, as making the storage would (it reads the manifest)."""
     from django.utils.module_loading import import_string
 
-    configured: dict[str, Any] = getattr(settings, "STORAGES", {}).get("staticfiles") or {}
+    configured: dict[str, Any] = (getattr(settings, "STORAGES", {}) or {}).get("staticfiles") or {}
     try:
         backend = import_string(configured.get("BACKEND", ""))
     except ImportError:
-        return None
+        return None  # Django reports a backend it cannot import
     if not (isinstance(backend, type) and issubclass(backend, R2StaticStorage)):
         return None
-    static = static_settings(configured.get("OPTIONS") or {})
-    if isinstance(static, ImproperlyConfigured):
+    return static_settings(configured.get("OPTIONS") or {})
+
+
+def static_prefix_in(media: R2Config) -> str | None:
+    """Where the configured static storage (see :func:`configured_static`) keeps its
+    files inside *media*'s location in the same bucket: the prefix relative to that
+    location ("" for all of it). None when it keeps them elsewhere."""
+    static = configured_static()
+    if not isinstance(static, tuple):
         return None
-    location = static[0].location
-    if (static[0].endpoint, static[0].bucket) != (config.endpoint, config.bucket):
+    config = static[0]
+    if (config.endpoint, config.bucket) != (media.endpoint, media.bucket):
         return None
-    if not config.location or location == config.location:
-        return location.removeprefix(config.location).strip("/")
-    if location.startswith(f"{config.location}/"):
-        return location[len(config.location) + 1 :]
-    return None
+    if not media.location:
+        return config.location
+    if config.location == media.location:
+        return ""
+    inside = config.location.startswith(f"{media.location}/")
+    return config.location[len(media.location) + 1 :] if inside else None
 
 
 def _compress(value: Any) -> bool | ImproperlyConfigured:
